@@ -35,6 +35,7 @@ from hlodiff.api import (  # noqa: E402,F401
     vjp,
     vmap,
 )
+from hlodiff.prims.custom import custom_jvp, custom_vjp  # noqa: E402,F401
 from hlodiff.tree_util import (  # noqa: E402,F401
     tree_flatten,
     tree_leaves,

@@ -253,12 +253,12 @@ def _instantiate_ct(ct, aval):
     if type(ct) is jvp_mod.Zero:
         return jvp_mod.zeros_like_aval(t_aval)
     ct_aval = get_aval(ct)
-    if ct_aval.dtype != t_aval.dtype or ct_aval.weak_type != t_aval.weak_type:
+    if ct_aval.dtype != t_aval.dtype:
         if t_aval.dtype == dtypes.float0:
             return jvp_mod.zeros_like_aval(t_aval)
         from hlodiff.prims.elementwise import convert_element_type
 
-        return convert_element_type(ct, t_aval.dtype, t_aval.weak_type)
+        return convert_element_type(ct, t_aval.dtype, ct_aval.weak_type)
     return ct
 
 

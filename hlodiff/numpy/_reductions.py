@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from hlodiff import dtypes
@@ -72,7 +74,7 @@ def _extreme(name, reducer, binop):
         a = _prep(name, a, upcast_bool=False)
         shape = get_aval(a).shape
         axes = canonicalize_axes(axis, len(shape))
-        if any(shape[i] == 0 for i in axes) and initial is None:
+        if builtins.any(shape[i] == 0 for i in axes) and initial is None:
             raise ValueError(f"zero-size array to reduction operation {name} which has no "
                              "identity")
         if where is not None:

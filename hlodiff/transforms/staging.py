@@ -31,7 +31,7 @@ class JaxprBuilder:
             return Literal(x, get_aval(x))
         aval = get_aval(x)
         if not aval.shape and not isinstance(x, Tracer):
-            return Literal(core.to_numpy(x), aval)
+            return Literal(x, aval)
         var = self.const_vars.get(id(x))
         if var is None:
             var = self.const_vars[id(x)] = Var(aval)
