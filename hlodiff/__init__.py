@@ -19,7 +19,7 @@ from hlodiff import dtypes  # noqa: E402,F401
 from hlodiff.core import Array, ShapedArray  # noqa: E402,F401
 from hlodiff import prims as _prims  # noqa: E402,F401
 from hlodiff import numpy  # noqa: E402,F401
-from hlodiff import lax, tree_util, errors  # noqa: E402,F401
+from hlodiff import lax, tree_util, errors, test_util  # noqa: E402,F401
 from hlodiff.api import (  # noqa: E402,F401
     ShapeDtypeStruct,
     eval_shape,
@@ -35,6 +35,7 @@ from hlodiff.api import (  # noqa: E402,F401
     vjp,
     vmap,
 )
+from hlodiff.jit import jit  # noqa: E402,F401
 from hlodiff.prims.custom import custom_jvp, custom_vjp  # noqa: E402,F401
 from hlodiff.tree_util import (  # noqa: E402,F401
     tree_flatten,

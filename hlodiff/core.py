@@ -143,6 +143,9 @@ class Primitive:
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
         self.partial_eval: Callable | None = None
+        # Eager evaluation that takes `Array`s as they are (e.g. compiled calls keep device
+        # buffers); None means `impl` on numpy values.
+        self.eval_rule: Callable | None = None
         self.weak_type_rule: Callable = _all_weak
         self.linear = False
         _registry.append(self)
@@ -277,6 +280,8 @@ class EvalTrace(Trace):
             if isinstance(x, Tracer):
                 raise UnexpectedTracerError(primitive, x)
             vals.append(x)
+        if primitive.eval_rule is not None:
+            return primitive.eval_rule(*vals, **params)
         return eval_impl(primitive, vals, params)
 
     def process_custom_jvp_call(self, primitive, fun, jvp, args, params):

@@ -95,7 +95,7 @@ class Jaxpr:
 class ClosedJaxpr:
     """A jaxpr with its constants bound. Hashable by identity (used as a param)."""
 
-    __slots__ = ("jaxpr", "consts")
+    __slots__ = ("jaxpr", "consts", "__weakref__")
 
     def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
         self.jaxpr = jaxpr

@@ -11,4 +11,4 @@ How to add a primitive:
 `tests/test_prims_registry.py` fails, naming the file, if a primitive misses a rule.
 """
 
-from hlodiff.prims import elementwise, shape, reduce, linalg, indexing, custom  # noqa: F401
+from hlodiff.prims import elementwise, shape, reduce, linalg, indexing, custom, call  # noqa: F401

@@ -449,19 +449,22 @@ def _flatten_bwd(bwd, nondiff, in_tree, out_store, name):
         res = tree_unflatten(res_tree, res_leaves)
         ct = tree_unflatten(out_store.tree, ct_leaves)
         cts_in = bwd(*nondiff, res, ct)
-        if not isinstance(cts_in, (tuple, list)):
-            raise TypeError(
-                f"Custom VJP bwd rule {name} must produce a tuple of length equal to the number "
-                f"of (differentiable) primal arguments, but got {type(cts_in).__name__}.")
+        if isinstance(cts_in, list):
+            cts_in = tuple(cts_in)
         n_args = len(in_tree.children())
-        if len(cts_in) != n_args:
-            raise TypeError(
-                f"Custom VJP bwd rule {name} must produce a tuple of length equal to the number "
-                f"of primal input arguments ({n_args}), but got a tuple of length "
-                f"{len(cts_in)}.")
+        if not isinstance(cts_in, tuple) or len(cts_in) != n_args:
+            raise TypeError(_bwd_structure_message(name, cts_in, in_tree))
         return _ct_leaves(name, tuple(cts_in), in_tree)
 
     return bwd_flat
+
+
+def _bwd_structure_message(name, cts, in_tree) -> str:
+    return (
+        f"Custom VJP bwd rule {name} must produce an output with the same container (pytree) "
+        "structure as the args tuple of the primal function, and in particular must produce a "
+        "tuple of length equal to the number of arguments to the primal function, but got bwd "
+        f"output structure {tree_structure(cts)} for primal input structure {in_tree}.")
 
 
 def _ct_leaves(name, cts, in_tree):
@@ -476,12 +479,7 @@ def _ct_leaves(name, cts, in_tree):
         ct_leaves, ct_tree = tree_flatten(ct, is_leaf=lambda x: x is None)
         if ct_tree.num_leaves != sub_tree.num_leaves or (
                 tree_structure(ct) != sub_tree and all(c is not None for c in ct_leaves)):
-            raise TypeError(
-                f"Custom VJP bwd rule {name} must produce an output with the same container "
-                "(pytree) structure as the args tuple of the primal function, and in "
-                "particular must produce a tuple of length equal to the number of arguments "
-                f"to the primal function, but got bwd output structure {tree_structure(cts)} "
-                f"for primal input structure {in_tree}.")
+            raise TypeError(_bwd_structure_message(name, cts, in_tree))
         leaves.extend(ct_leaves)
     return leaves
 

@@ -116,7 +116,7 @@ def unop(name: str, impl, allowed=_inexact, result_dtype=None) -> Primitive:
     p = Primitive(name)
     p.impl = impl
 
-    def abstract_eval(x):
+    def abstract_eval(x, **params):
         _check_kinds(name, [x], allowed)
         dtype = x.dtype if result_dtype is None else result_dtype(x.dtype)
         return ShapedArray(x.shape, dtype, x.weak_type)

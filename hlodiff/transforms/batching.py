@@ -139,3 +139,23 @@ def defbroadcasting(primitive) -> None:
     primitive.batch = lambda axis_size, vals, dims, **params: broadcast_batcher(
         primitive, axis_size, vals, dims, **params
     )
+
+
+def batch_jaxpr(closed, axis_size: int, in_dims, out_dims_at=0):
+    """A closed jaxpr computing `closed` over a batch: inputs batched along `in_dims` (None:
+    unbatched), every output batched along `out_dims_at`."""
+    from hlodiff.ir import eval_jaxpr
+    from hlodiff.transforms.staging import trace_to_jaxpr
+
+    in_avals = []
+    for a, d in zip(closed.in_avals, in_dims):
+        if d is not_mapped:
+            in_avals.append(a)
+        else:
+            in_avals.append(a.update(shape=a.shape[:d] + (axis_size,) + a.shape[d:]))
+
+    def fun(*args):
+        return batch_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), axis_size,
+                          list(args), list(in_dims), [out_dims_at] * len(closed.out_avals))
+
+    return trace_to_jaxpr(fun, in_avals)

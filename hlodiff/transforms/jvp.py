@@ -236,3 +236,35 @@ def is_linear_input(x) -> bool:
     from hlodiff.transforms.transpose import UndefPrimal
 
     return type(x) is UndefPrimal
+
+
+# ---------------------------------------------------------------------------------------------
+# Rewriting a jaxpr (for higher-order primitives)
+
+
+def jvp_jaxpr(closed, nonzeros, instantiate=False):
+    """The JVP of a closed jaxpr as a new closed jaxpr.
+
+    Its inputs are the primals followed by the tangents of the inputs marked in `nonzeros`; its
+    outputs are the primal outputs followed by the tangents that are not symbolically zero
+    (all of them where `instantiate`). Returns `(jaxpr, out_nonzeros)`.
+    """
+    from hlodiff.ir import eval_jaxpr
+    from hlodiff.transforms.staging import trace_to_jaxpr
+
+    in_avals = closed.in_avals
+    n = len(in_avals)
+    t_avals = [tangent_aval(a) for a, nz in zip(in_avals, nonzeros) if nz]
+    out_nz: list = []
+
+    def fun(*args):
+        primals, tangents = list(args[:n]), iter(args[n:])
+        ts = [next(tangents) if nz else Zero(tangent_aval(a))
+              for a, nz in zip(in_avals, nonzeros)]
+        p_out, t_out = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs),
+                                primals, ts, instantiate=instantiate)
+        out_nz[:] = [type(t) is not Zero for t in t_out]
+        return list(p_out) + [t for t in t_out if type(t) is not Zero]
+
+    new = trace_to_jaxpr(fun, list(in_avals) + t_avals)
+    return new, out_nz

@@ -85,3 +85,39 @@ def partial_eval_flat(fun: Callable, known_mask, args) -> tuple[list, list, Clos
     known_outs = [None if u else o for o, u in zip(outs, out_unknown)]
     jaxpr = pe.finish(unknown_ins, [o for o, u in zip(outs, out_unknown) if u])
     return known_outs, out_unknown, jaxpr
+
+
+class _AvalOnly:
+    """Stands for an unknown input of `partial_eval_jaxpr` (only its aval is used)."""
+
+    def __init__(self, aval):
+        self.aval = aval
+
+
+def partial_eval_jaxpr(closed: ClosedJaxpr, known_mask):
+    """Splits `closed` into a known jaxpr and an unknown one.
+
+    Returns `(known, unknown, out_unknown, num_res)`: `known` takes the known inputs and gives
+    the known outputs followed by `num_res` residuals; `unknown` takes the residuals followed by
+    the unknown inputs and gives the unknown outputs.
+    """
+    from hlodiff.ir import eval_jaxpr, Jaxpr
+    from hlodiff.transforms.staging import DynamicJaxprTrace
+
+    known_trace = DynamicJaxprTrace()
+    known_in = [known_trace.new_arg(a) for a, k in zip(closed.in_avals, known_mask) if k]
+    it = iter(known_in)
+    args = [next(it) if k else _AvalOnly(a) for a, k in zip(closed.in_avals, known_mask)]
+    fun = lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs)  # noqa: E731
+    with set_current_trace(known_trace):
+        known_outs, out_unknown, unknown = partial_eval_flat(fun, known_mask, args)
+    res_vals = [c for c in unknown.consts]
+    is_res = [isinstance(c, DynamicJaxprTracer) and c._trace is known_trace for c in res_vals]
+    residuals = [c for c, r in zip(res_vals, is_res) if r]
+    kept_consts = [(v, c) for v, c, r in zip(unknown.jaxpr.constvars, res_vals, is_res) if not r]
+    res_vars = [v for v, r in zip(unknown.jaxpr.constvars, is_res) if r]
+    known = known_trace.finish(known_in, [o for o in known_outs if o is not None] + residuals)
+    unknown_jaxpr = Jaxpr([v for v, _ in kept_consts], res_vars + unknown.jaxpr.invars,
+                          unknown.jaxpr.outvars, unknown.jaxpr.eqns)
+    return known, ClosedJaxpr(unknown_jaxpr, [c for _, c in kept_consts]), out_unknown, len(
+        residuals)

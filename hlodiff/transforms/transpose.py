@@ -90,3 +90,23 @@ def _transpose_eqn(eqn, cts, read, ct_env, linear) -> None:
         if ct_in is None or type(ct_in) is Zero or type(v) is Literal or v not in linear:
             continue
         ct_env[v] = add_tangents(ct_env[v], ct_in) if v in ct_env else ct_in
+
+
+def transpose_jaxpr(closed, linear_mask, ct_avals):
+    """A closed jaxpr mapping (non-linear inputs, output cotangents) to the cotangents of the
+    linear inputs (zeros instantiated)."""
+    from hlodiff.transforms.jvp import zeros_like_aval
+    from hlodiff.transforms.staging import trace_to_jaxpr
+
+    in_avals = closed.in_avals
+    nonlin_avals = [a for a, lin in zip(in_avals, linear_mask) if not lin]
+    n_nonlin = len(nonlin_avals)
+
+    def fun(*args):
+        it = iter(args[:n_nonlin])
+        ins = [UndefPrimal(a) if lin else next(it) for a, lin in zip(in_avals, linear_mask)]
+        cts = backward_pass(closed.jaxpr, closed.consts, ins, list(args[n_nonlin:]))
+        lin_avals = [a for a, lin in zip(in_avals, linear_mask) if lin]
+        return [zeros_like_aval(a) if type(c) is Zero else c for c, a in zip(cts, lin_avals)]
+
+    return trace_to_jaxpr(fun, nonlin_avals + list(ct_avals))

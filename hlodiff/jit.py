@@ -1,0 +1,295 @@
+"""`hd.jit`: trace once per signature, lower to StableHLO, compile with IREE, call fast.
+
+The trace cache is keyed by the pytree structure of the arguments, their avals (shape, dtype,
+weak type) and the static arguments. Under another transformation a jitted function binds the
+`pjit` primitive (see `hlodiff/prims/call.py`), so `grad(jit(f))`, `vmap(jit(f))` etc. rewrite
+its jaxpr and stay compiled. Called eagerly it runs the compiled executable directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from hlodiff import core
+from hlodiff.core import Array, Tracer, get_aval
+from hlodiff.prims.call import pjit_p
+from hlodiff.transforms import staging
+from hlodiff.tree_util import tree_flatten, tree_unflatten
+
+
+class _Entry:
+    """One traced signature: its jaxpr, output tree and (lazily) its compiled executable."""
+
+    __slots__ = ("jaxpr", "out_tree", "consts", "compiled", "weak")
+
+    def __init__(self, jaxpr, out_tree):
+        self.jaxpr = jaxpr
+        self.out_tree = out_tree
+        self.compiled = None
+        self.weak = [a.weak_type for a in jaxpr.out_avals]
+
+
+def _static_positions(fun, static_argnums, static_argnames):
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums or ())
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(
+        static_argnames or ())
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    nums = set(nums) | {positional.index(n) for n in names if n in positional}
+    names = set(names) | {positional[i] for i in nums if 0 <= i < len(positional)}
+    return frozenset(nums), frozenset(names)
+
+
+def _hashable(value, what: str):
+    try:
+        hash(value)
+    except TypeError as e:
+        raise ValueError(
+            f"Non-hashable static arguments are not supported. An error occurred while trying "
+            f"to hash an object of type {type(value).__name__}, {value!r:.80}, passed as {what}. "
+            f"The error was:\n{e}\nPass a hashable value (e.g. a tuple instead of a list), or "
+            "make the argument non-static (an array)."
+        ) from None
+    return value
+
+
+class JitWrapped:
+    """A jit-compiled function. Call it, or `.lower(*args)` to see its StableHLO."""
+
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 device=None, keep_unused: bool = False):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_nums, self.static_names = _static_positions(fun, static_argnums,
+                                                                static_argnames)
+        self.device = device
+        self.donate_argnums = donate_argnums
+        self._cache: dict = {}
+
+    # -- signature handling -------------------------------------------------------------------
+    def _split(self, args, kwargs):
+        nums, names = self.static_nums, self.static_names
+        static = tuple(_hashable(args[i], f"static argument {i}") for i in sorted(nums)
+                       if i < len(args))
+        static_kw = tuple(sorted((k, _hashable(v, f"static argument {k!r}"))
+                                 for k, v in kwargs.items() if k in names))
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in names}
+        return static, static_kw, dyn_args, dyn_kwargs
+
+    def _rebuild(self, static, static_kw, dyn_args, dyn_kwargs):
+        it_s, it_d = iter(static), iter(dyn_args)
+        n = len(static) + len(dyn_args)
+        args = [next(it_s) if i in self.static_nums else next(it_d) for i in range(n)]
+        kwargs = dict(dyn_kwargs)
+        kwargs.update(static_kw)
+        return args, kwargs
+
+    def _entry(self, args, kwargs):
+        static, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        avals = []
+        for i, x in enumerate(leaves):
+            try:
+                avals.append(get_aval(x))
+            except TypeError:
+                raise TypeError(
+                    f"Argument {i} of type {type(x).__name__} ({x!r:.60}) of jitted function "
+                    f"{self.__name__} is not a valid JAX-like type; mark it static with "
+                    "static_argnums/static_argnames or pass an array."
+                ) from None
+        key = (in_tree, tuple(avals), static, static_kw)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(in_tree, avals, static, static_kw)
+            if entry.consts is None:
+                self._cache[key] = entry
+        return entry, leaves
+
+    def _trace(self, in_tree, avals, static, static_kw) -> _Entry:
+        store: dict = {}
+
+        def flat_fun(*xs):
+            dyn_args, dyn_kwargs = tree_unflatten(in_tree, xs)
+            args, kwargs = self._rebuild(static, static_kw, dyn_args, dyn_kwargs)
+            out = self.fun(*args, **kwargs)
+            leaves, store["out_tree"] = tree_flatten(out)
+            return leaves
+
+        closed = staging.trace_to_jaxpr(flat_fun, avals)
+        closed, tracer_consts = staging.closed_over_tracers(closed)
+        entry = _Entry(closed, store["out_tree"])
+        entry.consts = tracer_consts or None
+        return entry
+
+    # -- calling ------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        entry, leaves = self._entry(args, kwargs)
+        consts = entry.consts or []
+        if core.current_trace() is core.eval_trace and not consts:
+            outs = execute(entry.jaxpr, leaves, self.device, entry)
+        else:
+            outs = pjit_p.bind(*consts, *leaves, jaxpr=entry.jaxpr, name=self.__name__,
+                               device=self.device)
+        return tree_unflatten(entry.out_tree, outs)
+
+    def lower(self, *args, **kwargs) -> "Lowered":
+        entry, leaves = self._entry(args, kwargs)
+        return Lowered(entry.jaxpr, entry.out_tree, self.device)
+
+    def trace(self, *args, **kwargs):
+        entry, _ = self._entry(args, kwargs)
+        return entry.jaxpr
+
+    def eval_shape(self, *args, **kwargs):
+        from hlodiff.api import ShapeDtypeStruct
+
+        entry, _ = self._entry(args, kwargs)
+        shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in entry.jaxpr.out_avals]
+        return tree_unflatten(entry.out_tree, shapes)
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<jitted function {self.__name__}>"
+
+
+def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
+        device=None, keep_unused: bool = False, inline: bool = False, backend=None):
+    """Compiles `fun` with IREE for the default (or given) device.
+
+    Args:
+      static_argnums / static_argnames: arguments treated as compile-time constants (hashable);
+        a new value traces and compiles again.
+      donate_argnums: accepted for compatibility; buffers are never reused in place.
+      device: a device or platform name ("cpu", "vulkan", "cuda").
+    Raises:
+      ConcretizationTypeError: when Python control flow depends on a traced argument.
+      ValueError: for unhashable static arguments.
+
+    >>> f = hd.jit(lambda x: x * 2.0)
+    >>> f(hnp.arange(3.0))
+    Array([0., 2., 4.], dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                 device=device or backend, keep_unused=keep_unused)
+    return JitWrapped(fun, static_argnums, static_argnames, donate_argnums, device or backend,
+                      keep_unused)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowered / compiled objects
+
+
+class Lowered:
+    """The StableHLO of one traced signature (`.as_text()`), ready to `.compile()`."""
+
+    def __init__(self, jaxpr, out_tree, device):
+        self.jaxpr = jaxpr
+        self.out_tree = out_tree
+        self.device = device
+        self._lowered = None
+
+    def _lower(self):
+        if self._lowered is None:
+            from hlodiff.lowering import lower_jaxpr
+
+            self._lowered = lower_jaxpr(self.jaxpr)
+        return self._lowered
+
+    def as_text(self) -> str:
+        return self._lower().text
+
+    def compile(self) -> "Compiled":
+        return Compiled(self.jaxpr, self.out_tree, _compiled_for(self.jaxpr, self.device))
+
+
+class Compiled:
+    def __init__(self, jaxpr, out_tree, executable):
+        self.jaxpr = jaxpr
+        self.out_tree = out_tree
+        self._executable = executable
+
+    def __call__(self, *args, **kwargs):
+        leaves, _ = tree_flatten((args, kwargs))
+        outs = self._executable.call(leaves, [a.weak_type for a in self.jaxpr.out_avals])
+        return tree_unflatten(self.out_tree, outs)
+
+    def as_text(self) -> str:
+        return self._executable.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Execution
+
+
+class _Executable:
+    """A compiled jaxpr: the runtime function plus what calling it needs."""
+
+    def __init__(self, lowered, function, device):
+        self.text = lowered.text
+        self.const_args = list(lowered.const_args)
+        self.function = function
+        self.device = device
+
+    def call(self, args: Sequence[Any], weak: Sequence[bool]) -> list:
+        operands = self.const_args + [_operand(x) for x in args]
+        bufs = self.function(*operands)
+        return [Array.from_buffer(b, w) for b, w in zip(bufs, weak)]
+
+
+def _operand(x):
+    if type(x) is Array:
+        return x._buffer if x._value is None else x._value
+    if isinstance(x, Tracer):
+        value = core.concrete_value(x)
+        if value is None:
+            raise core.UnexpectedTracerError(pjit_p, x)
+        return value
+    return np.asarray(x, get_aval(x).dtype)
+
+
+_compiled: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _compiled_for(jaxpr, device) -> _Executable:
+    from hlodiff import runtime
+    from hlodiff.lowering import lower_jaxpr
+
+    per_jaxpr = _compiled.setdefault(jaxpr, {})
+    dev = runtime.get_device(device)
+    exe = per_jaxpr.get(dev)
+    if exe is None:
+        lowered = lower_jaxpr(jaxpr)
+        vmfb = runtime.compile_module(lowered.text, dev.platform)
+        function = runtime.load(vmfb, dev).function("main")
+        exe = per_jaxpr[dev] = _Executable(lowered, function, dev)
+    return exe
+
+
+def execute(jaxpr, args, device=None, entry: _Entry | None = None) -> list:
+    """Runs a closed jaxpr compiled for `device` on concrete arguments."""
+    exe = entry.compiled if entry is not None else None
+    if exe is None:
+        exe = _compiled_for(jaxpr, device)
+        if entry is not None:
+            entry.compiled = exe
+    return exe.call(args, [a.weak_type for a in jaxpr.out_avals])
+
+
+__all__ = ["jit", "JitWrapped", "Lowered", "Compiled"]
