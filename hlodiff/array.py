@@ -15,13 +15,14 @@ from hlodiff import dtypes
 class Array:
     """A concrete array with JAX's semantics (immutable, dtype-canonical, weakly typed or not)."""
 
-    __slots__ = ("_value", "_buffer", "weak_type", "__weakref__")
+    __slots__ = ("_value", "_buffer", "weak_type", "_aval", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value, weak_type: bool = False, buffer=None):
         self._value = value
         self._buffer = buffer
         self.weak_type = weak_type
+        self._aval = None
 
     @classmethod
     def from_buffer(cls, buffer, weak_type: bool = False) -> "Array":
@@ -39,9 +40,12 @@ class Array:
     # -- abstract properties -----------------------------------------------------------------
     @property
     def aval(self):
-        from hlodiff.core import ShapedArray
+        aval = self._aval
+        if aval is None:
+            from hlodiff.core import ShapedArray
 
-        return ShapedArray(self.shape, self.dtype, self.weak_type)
+            aval = self._aval = ShapedArray(self.shape, self.dtype, self.weak_type)
+        return aval
 
     @property
     def shape(self) -> tuple:

@@ -33,9 +33,9 @@ class ShapedArray:
     array_abstraction_level = 1
 
     def __init__(self, shape: Sequence[int], dtype, weak_type: bool = False):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self.weak_type = bool(weak_type)
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if type(dtype) is np.dtype else np.dtype(dtype)
+        self.weak_type = weak_type if type(weak_type) is bool else bool(weak_type)
 
     @property
     def ndim(self) -> int:
@@ -170,7 +170,11 @@ def all_primitives() -> list[Primitive]:
 
 def _all_weak(*args, **params):
     for a in args:
-        if not getattr(a, "weak_type", type(a) in _python_scalar_types):
+        t = type(a)
+        if t is Array:
+            if not a.weak_type:
+                return False
+        elif not getattr(a, "weak_type", t in _python_scalar_types):
             return False
     return True
 
@@ -275,14 +279,12 @@ class EvalTrace(Trace):
     """The bottom interpreter: runs each primitive's numpy implementation."""
 
     def process_primitive(self, primitive, args, params):
-        vals = []
         for x in args:
             if isinstance(x, Tracer):
                 raise UnexpectedTracerError(primitive, x)
-            vals.append(x)
         if primitive.eval_rule is not None:
-            return primitive.eval_rule(*vals, **params)
-        return eval_impl(primitive, vals, params)
+            return primitive.eval_rule(*args, **params)
+        return eval_impl(primitive, args, params)
 
     def process_custom_jvp_call(self, primitive, fun, jvp, args, params):
         with set_current_trace(self):
@@ -297,7 +299,12 @@ def eval_impl(primitive: Primitive, args, params):
     """Runs `primitive.impl` on numpy values and wraps the results as `Array`s."""
     weak = primitive.weak_type_rule(*args, **params)
     np_args = [to_numpy(x) for x in args]
-    out = primitive.impl(*np_args, **params)
+    try:
+        out = primitive.impl(*np_args, **params)
+    except Exception:
+        # The shape/dtype rule explains bad input better than numpy does; raise its error.
+        primitive.abstract_eval(*[get_aval(x) for x in args], **params)
+        raise
     if primitive.multiple_results:
         return [Array(o, weak) if not isinstance(o, Array) else o for o in out]
     return Array(out, weak)

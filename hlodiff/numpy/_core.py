@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from hlodiff import core, dtypes
+from hlodiff.config import config
 from hlodiff.core import Array, Tracer, get_aval
 from hlodiff.prims import elementwise as ew
 from hlodiff.prims import shape as sp
@@ -86,30 +87,62 @@ def astype(x, dtype):
 
 def convert_to(x, dtype, weak: bool):
     """Converts one promoted operand; Python scalars become concrete arrays directly."""
-    if type(x) in _scalar_types:
+    t = type(x)
+    if t is Array:
+        if x.dtype == dtype and x.weak_type == weak:
+            return x
+    elif t in _scalar_types:
         return Array(np.array(x, dtype), weak)
-    if isinstance(x, (np.ndarray, np.generic)):
+    elif isinstance(x, (np.ndarray, np.generic)):
         return Array(np.asarray(x, dtype), weak)
-    aval = x.aval
-    if aval.dtype == dtype and aval.weak_type == weak:
-        return x
+    else:
+        aval = x.aval
+        if aval.dtype == dtype and aval.weak_type == weak:
+            return x
     return ew.convert_element_type_p.bind(x, new_dtype=dtype, weak_type=weak)
+
+
+def _same_array_dtypes(args) -> bool:
+    """True when all arguments are hlodiff Arrays of one dtype and weak flag (the fast path)."""
+    first = args[0]
+    if type(first) is not Array:
+        return False
+    dtype, weak = first.dtype, first.weak_type
+    for x in args[1:]:
+        if type(x) is not Array or x.weak_type != weak or x.dtype != dtype:
+            return False
+    return dtypes.canonicalize_dtype(dtype) == dtype
 
 
 def promote_dtypes(name: str, *args):
     """Converts all arguments to their common dtype on JAX's lattice."""
+    if _same_array_dtypes(args):
+        return list(args)
     check_arraylike(name, *args)
     dtype, weak = dtypes.result_type(*args, return_weak_type_flag=True)
     return [convert_to(x, dtype, weak) for x in args]
 
 
+_INEXACT_OF: dict = {}
+
+
+def _inexact_of(dtype):
+    key = (dtype, config.enable_x64)
+    out = _INEXACT_OF.get(key)
+    if out is None:
+        out = dtypes.to_inexact_dtype(dtype)
+        if not dtypes.is_inexact(out):
+            out = dtypes.default_float_dtype()
+        out = _INEXACT_OF[key] = dtypes.canonicalize_dtype(out)
+    return out
+
+
 def promote_dtypes_inexact(name: str, *args):
+    if _same_array_dtypes(args) and args[0].dtype.kind in "fcV":
+        return list(args)
     check_arraylike(name, *args)
     dtype, weak = dtypes.result_type(*args, return_weak_type_flag=True)
-    dtype = dtypes.to_inexact_dtype(dtype)
-    if not dtypes.is_inexact(dtype):
-        dtype = dtypes.default_float_dtype()
-    return [convert_to(x, dtypes.canonicalize_dtype(dtype), weak) for x in args]
+    return [convert_to(x, _inexact_of(dtype), weak) for x in args]
 
 
 def promote_dtypes_numeric(name: str, *args):
@@ -132,7 +165,9 @@ def broadcast_shapes(*shapes) -> tuple:
 
 def promote_shapes(name: str, *args):
     """Gives operands equal rank (rank-0 operands stay rank 0), adding leading size-1 dims."""
-    shapes = [get_aval(x).shape for x in args]
+    shapes = [x.shape for x in args]
+    if len(shapes) == 2 and shapes[0] == shapes[1]:
+        return list(args)
     ranks = {len(s) for s in shapes if s}
     if len(ranks) <= 1:
         if len(ranks) == 1:
