@@ -155,10 +155,11 @@ def _nary_batch(p, vals, dims, params):
     for v, d, r in zip(vals, dims, ranks):
         if d is not_mapped:
             out.append(v if r == 0 else sp.expand_dims(v, (0,)))
-        elif r == 0 or r == rank:
-            out.append(sp.moveaxis(v, d, 0))
-        else:  # a mapped rank-0 operand among ranked ones
-            out.append(sp.reshape(sp.moveaxis(v, d, 0), (get_aval(v).shape[d],) + (1,) * rank))
+            continue
+        v = sp.moveaxis(v, d, 0)
+        if r < rank:  # a mapped rank-0 operand among ranked ones: (B,) -> (B, 1, ..., 1)
+            v = sp.reshape(v, (get_aval(v).shape[0],) + (1,) * rank)
+        out.append(v)
     return p.bind(*out, **params), 0
 
 
