@@ -36,6 +36,7 @@ from hlodiff.api import (  # noqa: E402,F401
     vmap,
 )
 from hlodiff.jit import jit  # noqa: E402,F401
+from hlodiff.devices import default_device, device_put, devices, local_devices  # noqa: E402,F401
 from hlodiff.prims.custom import custom_jvp, custom_vjp  # noqa: E402,F401
 from hlodiff.tree_util import (  # noqa: E402,F401
     tree_flatten,

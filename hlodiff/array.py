@@ -102,16 +102,20 @@ class Array:
         return np.asarray(self.value).tolist()
 
     def block_until_ready(self) -> "Array":
-        if self._buffer is not None and self._value is None:
-            self._buffer.block_until_ready()
+        """Waits for the value to be computed (compiled calls return when their work is done)."""
+        wait = getattr(self._buffer, "block_until_ready", None)
+        if wait is not None:
+            wait()
         return self
 
     def copy_to_host_async(self):
         pass
 
-    @property
-    def devices_(self):
-        return self._buffer.device if self._buffer is not None else None
+    def devices(self) -> set:
+        """The devices holding this array (host values live on the default CPU device)."""
+        from hlodiff.devices import get_device
+
+        return {self._buffer.device if self._buffer is not None else get_device("cpu")}
 
     def __hash__(self):
         raise TypeError(
