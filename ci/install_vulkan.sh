@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader so that
-# hlodiff's `vulkan` tests have a device. Idempotent and quiet: exits 0 at once when
-# the packages are already present. Needs root (or sudo) on a Debian/Ubuntu image.
+# Installs Mesa's software Vulkan driver (lavapipe), the Vulkan loader and vulkaninfo, so that
+# hlodiff's `vulkan` tests have a device. Idempotent and quiet: exits 0 at once when everything
+# is already installed; prints apt's log only if apt fails. Needs root (or sudo), Debian/Ubuntu.
 set -euo pipefail
 
 PACKAGES=(mesa-vulkan-drivers libvulkan1 vulkan-tools)
@@ -12,22 +12,23 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
-
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
-fi
+[ "${#missing[@]}" -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install_vulkan.sh: apt-get not found; install ${missing[*]} by hand" >&2
+  echo "install_vulkan.sh: apt-get not found; install ${missing[*]} with your package manager" >&2
   exit 1
 fi
 
 SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
-fi
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! { $SUDO apt-get update -qq && \
+       $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install_vulkan.sh: failed to install ${missing[*]}" >&2
+  exit 1
+fi
 echo "install_vulkan.sh: installed ${missing[*]}"

@@ -17,14 +17,14 @@ def probe(driver_name: str) -> dict:
 
         driver = rt.get_driver(driver_name)
         infos = driver.query_available_devices()
-    except Exception as e:  # a missing library or ICD is an answer, not a failure
+    except Exception as e:  # noqa: BLE001 -- a missing library or ICD is an answer
         return {"devices": [], "error": _first_line(e)}
     working, errors = [], []
     for info in infos:
         try:
             driver.create_device(info)
             working.append({k: info.get(k) for k in ("device_id", "path", "name")})
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- report it, probe the others
             errors.append(f"{info.get('name')}: {_first_line(e)}")
     error = "; ".join(errors) or (None if working else "the driver lists no devices")
     return {"devices": working, "error": error}

@@ -2,10 +2,9 @@
 
 Measured on IREE 3.13 (2-core VM):
 
-* CPU upload: `allocate_buffer_copy` (~0.8 us for f32[3]). CPU download: DLPack export, zero
-  copy (~0.6 us) -- `HalBuffer.map()` raises `std::bad_cast` in the 3.13 Python bindings, so
-  the mapping path (and `DeviceArray.to_host`) is unusable; a queue copy costs 3 us on
-  local-sync and 74 us on local-task.
+* CPU upload: `allocate_buffer_copy` (~0.5-0.8 us for f32[3]). CPU download: DLPack export, a
+  zero-copy read-only view (~0.6 us); `map().asarray` costs ~1.2 us and gives a writable alias;
+  a queue copy costs 3 us on local-sync and 74 us on local-task.
 * Vulkan: lavapipe advertises host-pointer import but needs 4096-byte-aligned pointers *and*
   sizes; `DeviceArray.to_host` and the argument packer hand it unaligned numpy memory and fail.
   Downloads therefore import a 4096-aligned, 4096-rounded numpy block and queue-copy into it.
@@ -21,9 +20,8 @@ from __future__ import annotations
 import ctypes
 import sys
 
-import numpy as np
-
 import iree.runtime as rt
+import numpy as np
 from iree.runtime import _binding
 
 try:
@@ -54,13 +52,15 @@ _DTYPE.update({int(getattr(_ET, f"INT_{b}")): np.dtype(f"int{b}") for b in (8, 1
 _DLPACK_CARRIER = {int(_ET.BFLOAT_16): (_ET.UINT_16, np.dtype(np.uint16))}
 
 
-def element_type(dtype) -> "rt.HalElementType":
+def element_type(dtype) -> rt.HalElementType:
     """IREE's element type for a numpy dtype (TypeError if IREE cannot hold it)."""
     try:
         return _ELEMENT_TYPE[np.dtype(dtype)]
     except KeyError:
         names = ", ".join(sorted(d.name for d in _ELEMENT_TYPE))
-        raise TypeError(f"dtype {np.dtype(dtype)} has no IREE buffer type; use one of {names}") from None
+        raise TypeError(
+            f"dtype {np.dtype(dtype)} has no IREE buffer type; use one of {names}"
+        ) from None
 
 
 def dtype_of(et) -> np.dtype:
@@ -72,7 +72,10 @@ def dtype_of(et) -> np.dtype:
 
 
 def _leak(
-    obj, _incref=ctypes.pythonapi.Py_IncRef, _box=ctypes.py_object, _disable=_binding.disable_leak_checker
+    obj,
+    _incref=ctypes.pythonapi.Py_IncRef,
+    _box=ctypes.py_object,
+    _disable=_binding.disable_leak_checker,
 ) -> None:
     """Keep `obj` alive forever: IREE 3.13 crashes freeing async buffers during teardown.
 
@@ -88,9 +91,9 @@ class DeviceBuffer:
     them and accept them as inputs without any host round trip.
     """
 
-    __slots__ = ("_bv", "device", "_host", "_keep", "__weakref__")
+    __slots__ = ("__weakref__", "_bv", "_host", "_keep", "device")
 
-    def __init__(self, buffer_view, device, *, host=None, keep=None):
+    def __init__(self, buffer_view, device, host=None, keep=None):
         self._bv = buffer_view
         self.device = device
         self._host = host  # cached read-only host copy
@@ -99,7 +102,7 @@ class DeviceBuffer:
         self._keep = keep
 
     @classmethod
-    def from_host(cls, array, device) -> "DeviceBuffer":
+    def from_host(cls, array, device) -> DeviceBuffer:
         """Copy `array` (anything numpy accepts) to `device`."""
         return upload(np.asarray(array), device)
 
@@ -155,20 +158,32 @@ class DeviceBuffer:
 
 def upload(array: np.ndarray, device) -> DeviceBuffer:
     """Copy a numpy array to `device`."""
+    uploader = _uploaders.get(device)
+    if uploader is None:
+        uploader = _uploaders[device] = _make_uploader(device)
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
-    et = element_type(array.dtype)
+    return uploader(array)
+
+
+_uploaders: dict = {}
+_DEVICE_LOCAL = int(rt.MemoryType.DEVICE_LOCAL)
+_DEFAULT_USAGE = int(rt.BufferUsage.DEFAULT)
+
+
+def _make_uploader(device):
+    """The upload routine for `device`, with what it needs looked up once."""
     if device.platform == "vulkan" and device.cpu_backed:
-        return _upload_aligned(array, et, device)
+        return lambda array: _upload_aligned(array, element_type(array.dtype), device)
     hal = device.hal_device
-    bv = hal.allocator.allocate_buffer_copy(
-        memory_type=rt.MemoryType.DEVICE_LOCAL,
-        allowed_usage=rt.BufferUsage.DEFAULT,
-        device=hal,
-        buffer=array,
-        element_type=et,
-    )
-    return DeviceBuffer(bv, device)
+    allocator = hal.allocator
+
+    def upload_copy(array):
+        et = _ELEMENT_TYPE.get(array.dtype) or element_type(array.dtype)
+        bv = allocator.allocate_buffer_copy(_DEVICE_LOCAL, _DEFAULT_USAGE, hal, array, et)
+        return DeviceBuffer(bv, device)
+
+    return upload_copy
 
 
 def _upload_aligned(array: np.ndarray, et, device) -> DeviceBuffer:
@@ -187,14 +202,24 @@ def _upload_aligned(array: np.ndarray, et, device) -> DeviceBuffer:
 
 def download(bv, device) -> np.ndarray:
     """A read-only host array with the contents of buffer view `bv` on `device`."""
-    if device.platform == "cpu":
-        host = _download_dlpack(bv, device)
-        if device.driver != "local-sync":
-            host = host.copy()  # see module docstring: no device memory alive at teardown
-    else:
-        host = _download_dma(bv, device)
+    downloader = _downloaders.get(device)
+    if downloader is None:
+        downloader = _downloaders[device] = _make_downloader(device)
+    host = downloader(bv)
     host.flags.writeable = False
     return host
+
+
+_downloaders: dict = {}
+
+
+def _make_downloader(device):
+    if device.platform != "cpu":
+        return lambda bv: _download_dma(bv, device)
+    hal = device.hal_device
+    if device.driver == "local-sync":
+        return lambda bv: _download_dlpack(bv, hal)
+    return lambda bv: _download_dlpack(bv, hal).copy()  # no device memory alive at teardown
 
 
 class _Capsule:
@@ -212,14 +237,17 @@ class _Capsule:
         return (1, 0)  # kDLCPU
 
 
-def _download_dlpack(bv, device) -> np.ndarray:
+def _download_dlpack(bv, hal) -> np.ndarray:
     """Zero-copy view of host-resident device memory."""
-    carrier = _DLPACK_CARRIER.get(int(bv.element_type))
-    if carrier is not None:
-        view = rt.HalBufferView(bv.get_buffer(), bv.shape, carrier[0])
-        array = np.from_dlpack(_Capsule(device.hal_device.create_dlpack_capsule(view, 1, 0)))
-        return array.view(dtype_of(bv.element_type))
-    return np.from_dlpack(_Capsule(device.hal_device.create_dlpack_capsule(bv, 1, 0)))
+    try:
+        return np.from_dlpack(_Capsule(hal.create_dlpack_capsule(bv, 1, 0)))
+    except (TypeError, BufferError, ValueError, RuntimeError):
+        carrier = _DLPACK_CARRIER.get(int(bv.element_type))
+        if carrier is None:
+            raise
+    view = rt.HalBufferView(bv.get_buffer(), bv.shape, carrier[0])
+    array = np.from_dlpack(_Capsule(hal.create_dlpack_capsule(view, 1, 0)))
+    return array.view(dtype_of(bv.element_type))
 
 
 def _download_dma(bv, device) -> np.ndarray:
@@ -241,14 +269,16 @@ def _download_dma(bv, device) -> np.ndarray:
 
 
 def _queue_copy(hal, source, target) -> None:
+    # Wait on the semaphore, not on a fence: on lavapipe `HalFence.wait()` after a queue
+    # operation measured ~8 ms (and slowed the next invoke as much); `HalSemaphore.wait` ~50 us.
     semaphore = hal.create_semaphore(0)
     hal.queue_copy(
         source,
         target,
-        wait_semaphores=rt.HalFence.create_at(semaphore, 0),
+        wait_semaphores=rt.HalFence(0),
         signal_semaphores=rt.HalFence.create_at(semaphore, 1),
     )
-    rt.HalFence.create_at(semaphore, 1).wait()
+    semaphore.wait(1)
 
 
 def aligned_empty(nbytes: int, alignment: int = HOST_ALIGNMENT) -> np.ndarray:

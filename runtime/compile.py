@@ -18,7 +18,7 @@ import logging
 import os
 from pathlib import Path
 
-from .cache import compiled_cache, cache_key
+from .cache import cache_key, compiled_cache
 from .targets import Target, target_for
 
 logger = logging.getLogger("hlodiff.runtime")
@@ -140,15 +140,23 @@ def _invoke(api, session, text: str, source_name: str, callback, diagnostics) ->
 
 
 _api = None
-_CALLBACK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+_CALLBACK_TYPE = ctypes.CFUNCTYPE(
+    None, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p
+)
 
 
 def _compiler_api():
     """`iree.compiler.api`, imported on first compile (it loads the 100 MB compiler library)."""
     global _api
     if _api is None:
-        from iree.compiler import api
-        from iree.compiler.api import ctypes_dl
+        try:
+            from iree.compiler import api
+            from iree.compiler.api import ctypes_dl
+        except ImportError as e:
+            raise ImportError(
+                "compile_module needs the IREE compiler: pip install 'iree-base-compiler>=3.13,"
+                "<3.14' (running compiled .vmfb files needs only iree-base-runtime)"
+            ) from e
 
         fn = ctypes_dl._dylib.ireeCompilerInvocationEnableCallbackDiagnostics
         fn.restype = None
@@ -176,8 +184,8 @@ def _compile_error(tgt: Target, flags, failure: _Failure, dump_path) -> CompileE
     text = format_diagnostics(failure.diagnostics)
     what = {"flags": "rejected the flags", "parse": "could not parse the module"}
     lines = [
-        f"IREE {what.get(failure.stage, 'could not compile the module')} "
-        f"for target {tgt.describe()}.",
+        f"IREE {what.get(failure.stage, 'could not compile the module')} for target "
+        + f"{tgt.describe()}.",
         "IREE diagnostics:",
         _indent(text or "(IREE reported no diagnostics)"),
         "Flags: " + " ".join(flags),
@@ -221,6 +229,8 @@ def _dump(text: str, flags, key: str):
     if not folder:
         return None
     stem = Path(folder).expanduser() / f"module-{key[:16]}"
+    if stem.with_suffix(".flags").exists():
+        return stem.with_suffix(".mlir")  # same key, same module and flags: already there
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
         stem.with_suffix(".mlir").write_text(text)

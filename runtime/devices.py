@@ -149,9 +149,7 @@ def present_device_names(platform: str) -> list[str]:
 
 def _check_platform_name(platform: str, spec=None) -> None:
     if platform not in PLATFORMS:
-        raise DeviceNotFoundError(
-            f"Unknown platform {spec or platform!r}. " + _selection_hint()
-        )
+        raise DeviceNotFoundError(f"Unknown platform {spec or platform!r}. " + _selection_hint())
 
 
 def _present(platform: str, driver: str | None = None) -> list[Device]:
@@ -196,6 +194,7 @@ def _run_probe(platform: str) -> dict:
     try:
         done = subprocess.run(
             [sys.executable, str(script), platform],
+            check=False,
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,

@@ -12,7 +12,8 @@ falls back to when the optimized ones fail to compile a module. Measured with IR
   which silently rewrites f64 signatures to f32. i64 is kept by default; we pin it anyway.
 * Vulkan: IREE's default SPIR-V target (`vp_android_baseline_2022`) lacks f64; lavapipe is a
   known IREE target (`--iree-vulkan-target=llvmpipe`) with f64/i64/f16/i8 support.
-* CUDA: `sm_90` fails in IREE 3.13 ("missing GPU target"); sm_80 PTX runs on Hopper via JIT.
+* CUDA: `sm_90` fails in IREE 3.13 ("missing GPU target"); we compile sm_80, whose PTX the
+  driver can JIT for newer GPUs (compile-only tested here: no GPU on the test machine).
 
 Environment overrides: `HLODIFF_VULKAN_TARGET`, `HLODIFF_CUDA_TARGET`, `HLODIFF_CPU_DRIVER`.
 """
@@ -116,7 +117,10 @@ def _platform_flags(platform: str, device_name: str | None) -> tuple[str, ...]:
 
 
 def vulkan_target(device_name: str | None) -> str | None:
-    """IREE's Vulkan target for a device name; None keeps IREE's conservative default."""
+    """IREE's Vulkan target for a device name; None keeps IREE's conservative default.
+
+    `HLODIFF_VULKAN_TARGET` overrides it; it must be a target IREE knows (e.g. `llvmpipe`,
+    `ampere`, `rdna3`, `valhall`): IREE 3.13 crashes on an unknown one."""
     override = os.environ.get("HLODIFF_VULKAN_TARGET")
     if override:
         return override
