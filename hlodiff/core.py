@@ -13,7 +13,6 @@ A primitive is declared once, with all its rules beside it (see `hlodiff/prims/_
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -332,14 +331,22 @@ def current_trace() -> Trace:
     return _ctx.trace
 
 
-@contextmanager
-def set_current_trace(trace: Trace):
-    prev = _ctx.trace
-    _ctx.trace = trace
-    try:
-        yield
-    finally:
-        _ctx.trace = prev
+class set_current_trace:
+    """`with set_current_trace(trace):` makes `trace` current for the block (a plain class, not
+    a generator: this runs for every primitive a transformation processes)."""
+
+    __slots__ = ("trace", "prev")
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __enter__(self):
+        self.prev = _ctx.trace
+        _ctx.trace = self.trace
+
+    def __exit__(self, *exc):
+        _ctx.trace = self.prev
+        return False
 
 
 def full_lower(x):

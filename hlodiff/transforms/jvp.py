@@ -43,6 +43,8 @@ def tangent_dtype(dtype) -> np.dtype:
 
 
 def tangent_aval(aval: ShapedArray) -> ShapedArray:
+    if aval.dtype.kind in "fc":
+        return aval
     dt = tangent_dtype(aval.dtype)
     if dt is aval.dtype or dt == aval.dtype:
         return aval
