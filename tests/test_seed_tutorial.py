@@ -3,6 +3,8 @@ spec prints. Cells are grouped by section; a section shares one namespace, as in
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from tests.spec_cells import assert_printed, run_cell
@@ -341,7 +343,7 @@ def test_log1pexp_custom_jvp():
       return jnp.log(1. + jnp.exp(x))
     log1pexp.defjvps(lambda t, ans, x: (1 - 1/(1 + jnp.exp(x))) * t)
     """, ns)
-    check(ns, "print(grad(log1pexp)(100.))" + jitted,
+    check(ns, "print(grad(log1pexp)(100.))\n" + textwrap.dedent(jitted),
           "1.0\n3.0485873\n0.95257413\n[0.5 0.7310586 0.8807971]")
 
 

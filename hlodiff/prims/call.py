@@ -26,9 +26,9 @@ def _pjit_abstract(*avals, jaxpr, name, device=None):
 
 
 def _pjit_eval(*args, jaxpr, name, device=None):
-    from hlodiff import jit as jit_mod
+    from hlodiff.jit import execute  # the module, not the `hd.jit` function
 
-    return jit_mod.execute(jaxpr, args, device)
+    return execute(jaxpr, args, device)
 
 
 def _pjit_jvp(primals, tangents, *, jaxpr, name, device=None):
