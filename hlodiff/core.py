@@ -28,13 +28,14 @@ from hlodiff.errors import ConcretizationTypeError, UnexpectedTracerError
 class ShapedArray:
     """The abstract value of an array: shape, dtype and whether the dtype is weak."""
 
-    __slots__ = ("shape", "dtype", "weak_type")
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
     array_abstraction_level = 1
 
     def __init__(self, shape: Sequence[int], dtype, weak_type: bool = False):
         self.shape = shape if type(shape) is tuple else tuple(shape)
         self.dtype = dtype if type(dtype) is np.dtype else np.dtype(dtype)
         self.weak_type = weak_type if type(weak_type) is bool else bool(weak_type)
+        self._hash = None
 
     @property
     def ndim(self) -> int:
@@ -66,7 +67,10 @@ class ShapedArray:
         )
 
     def __hash__(self):
-        return hash((self.shape, self.dtype, self.weak_type))
+        h = self._hash
+        if h is None:
+            h = self._hash = hash((self.shape, self.dtype, self.weak_type))
+        return h
 
     def __repr__(self):
         weak = ", weak_type=True" if self.weak_type else ""

@@ -21,6 +21,8 @@ from hlodiff.prims.call import pjit_p
 from hlodiff.transforms import staging
 from hlodiff.tree_util import tree_flatten, tree_unflatten
 
+_ctx = core._ctx
+
 
 class _Entry:
     """One traced signature: its jaxpr, output tree and (lazily) its compiled executable."""
@@ -78,6 +80,8 @@ class JitWrapped:
     # -- signature handling -------------------------------------------------------------------
     def _split(self, args, kwargs):
         nums, names = self.static_nums, self.static_names
+        if not nums and not names:
+            return (), (), args, kwargs
         static = tuple(_hashable(args[i], f"static argument {i}") for i in sorted(nums)
                        if i < len(args))
         static_kw = tuple(sorted((k, _hashable(v, f"static argument {k!r}"))
@@ -96,7 +100,7 @@ class JitWrapped:
 
     def _entry(self, args, kwargs):
         static, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
-        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs) if dyn_kwargs else dyn_args)
         avals = []
         for i, x in enumerate(leaves):
             try:
@@ -107,19 +111,21 @@ class JitWrapped:
                     f"{self.__name__} is not a valid JAX-like type; mark it static with "
                     "static_argnums/static_argnames or pass an array."
                 ) from None
-        key = (in_tree, tuple(avals), static, static_kw)
+        has_kwargs = bool(dyn_kwargs)
+        key = (in_tree, tuple(avals), static, static_kw, has_kwargs)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(in_tree, avals, static, static_kw)
+            entry = self._trace(in_tree, avals, static, static_kw, has_kwargs)
             if entry.consts is None:
                 self._cache[key] = entry
         return entry, leaves
 
-    def _trace(self, in_tree, avals, static, static_kw) -> _Entry:
+    def _trace(self, in_tree, avals, static, static_kw, has_kwargs) -> _Entry:
         store: dict = {}
 
         def flat_fun(*xs):
-            dyn_args, dyn_kwargs = tree_unflatten(in_tree, xs)
+            tree = tree_unflatten(in_tree, xs)
+            dyn_args, dyn_kwargs = tree if has_kwargs else (tree, {})
             args, kwargs = self._rebuild(static, static_kw, dyn_args, dyn_kwargs)
             out = self.fun(*args, **kwargs)
             leaves, store["out_tree"] = tree_flatten(out)
@@ -133,12 +139,21 @@ class JitWrapped:
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        entry, leaves = self._entry(args, kwargs)
-        consts = entry.consts or []
-        if core.current_trace() is core.eval_trace and not consts:
+        entry = leaves = None
+        if not kwargs and not self.static_nums:  # the common case, kept short
+            leaves, in_tree = tree_flatten(args)
+            try:
+                key = (in_tree, tuple([x.aval for x in leaves]), (), (), False)
+                entry = self._cache.get(key)
+            except AttributeError:  # a Python scalar or non-array leaf: the general path
+                entry = None
+        if entry is None:
+            entry, leaves = self._entry(args, kwargs)
+        consts = entry.consts
+        if _ctx.trace is core.eval_trace and not consts:
             outs = execute(entry.jaxpr, leaves, self.device, entry)
         else:
-            outs = pjit_p.bind(*consts, *leaves, jaxpr=entry.jaxpr, name=self.__name__,
+            outs = pjit_p.bind(*(consts or ()), *leaves, jaxpr=entry.jaxpr, name=self.__name__,
                                device=self.device)
         return tree_unflatten(entry.out_tree, outs)
 
@@ -248,14 +263,27 @@ class _Executable:
         self.device = device
 
     def call(self, args: Sequence[Any], weak: Sequence[bool]) -> list:
-        operands = self.const_args + [_operand(x) for x in args]
+        device = self.device
+        operands = [_operand(x, device) for x in args]
+        if self.const_args:
+            operands = self.const_args + operands
         bufs = self.function(*operands)
         return [Array.from_buffer(b, w) for b, w in zip(bufs, weak)]
 
 
-def _operand(x):
+def _operand(x, device):
+    """The device buffer for an argument. An Array keeps the buffer it was uploaded to (Arrays
+    are immutable), so passing the same array again costs no transfer."""
     if type(x) is Array:
-        return x._buffer if x._value is None else x._value
+        buf = x._buffer
+        if buf is not None and buf.device is device:
+            return buf
+        from hlodiff.runtime import DeviceBuffer
+
+        buf = DeviceBuffer.from_host(x._value if x._value is not None else x._fetch(), device)
+        if x._buffer is None:
+            x._buffer = buf
+        return buf
     if isinstance(x, Tracer):
         value = core.concrete_value(x)
         if value is None:
@@ -284,12 +312,12 @@ def _compiled_for(jaxpr, device) -> _Executable:
 
 def execute(jaxpr, args, device=None, entry: _Entry | None = None) -> list:
     """Runs a closed jaxpr compiled for `device` on concrete arguments."""
-    exe = entry.compiled if entry is not None else None
+    if entry is None:
+        return _compiled_for(jaxpr, device).call(args, [a.weak_type for a in jaxpr.out_avals])
+    exe = entry.compiled
     if exe is None:
-        exe = _compiled_for(jaxpr, device)
-        if entry is not None:
-            entry.compiled = exe
-    return exe.call(args, [a.weak_type for a in jaxpr.out_avals])
+        exe = entry.compiled = _compiled_for(jaxpr, device)
+    return exe.call(args, entry.weak)
 
 
 __all__ = ["jit", "JitWrapped", "Lowered", "Compiled"]
