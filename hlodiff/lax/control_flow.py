@@ -91,7 +91,7 @@ def _fun_info(fun) -> str:
 
 def _type_str(aval, weak: bool = False) -> str:
     tilde = "~" if weak and aval.weak_type else ""
-    return f"{tilde}{aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+    return f"{tilde}{aval.dtype.name}[{','.join((str(d) for d in aval.shape))}]"
 
 
 def _typematch(a, b) -> bool:
@@ -504,7 +504,7 @@ def _infer_scan_length(xs_flat, length) -> int:
         return length
     if len(set(lengths)) > 1:
         raise ValueError("scan got values with different leading axis sizes: "
-                         f"{', '.join(map(str, lengths))}.")
+                         f"{', '.join((str(n) for n in lengths))}.")
     if not lengths:
         raise ValueError("scan got no values to scan over and `length` not provided.")
     return lengths[0]

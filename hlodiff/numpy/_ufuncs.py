@@ -1,41 +1,109 @@
-"""Elementwise functions of the numpy API, written on lax primitives with numpy-style promotion."""
+"""Elementwise functions of the numpy API, written on lax primitives with JAX's type promotion.
+
+Each function promotes its operands the way `jax.numpy` does (`promote_args*` in `_core`), checks
+the dtypes JAX rejects (eager evaluation skips the primitives' shape rules, so the check lives
+here), and binds primitives. Constants come from `_const`, which keeps the operand's weak type:
+`hnp.deg2rad(90.0)` is weak, as in JAX.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from hlodiff import dtypes
-from hlodiff.core import get_aval
+from hlodiff.core import Array
 from hlodiff.numpy._core import (
+    check_arraylike,
     promote_args,
     promote_args_inexact,
     promote_args_numeric,
-    promote_dtypes_inexact,
     promote_dtypes,
-    check_arraylike,
+    promote_dtypes_inexact,
+    promote_dtypes_numeric,
+    promote_shapes,
 )
 from hlodiff.prims import elementwise as ew
 
+# --- dtype checks and constants ---------------------------------------------------------------
 
-def _unary_inexact(name, prim):
+_BOOL = frozenset([dtypes.bool_])
+_INTS = frozenset([dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64, dtypes.uint8,
+                   dtypes.uint16, dtypes.uint32, dtypes.uint64])
+_FLOATS = frozenset([dtypes.bfloat16, dtypes.float16, dtypes.float32, dtypes.float64])
+_COMPLEX = frozenset([dtypes.complex64, dtypes.complex128])
+_KIND_NAMES = ((_BOOL, "bool"), (_INTS, "integer"), (_FLOATS, "floating"),
+               (_COMPLEX, "complexfloating"))
+_NUMBERS = _INTS | _FLOATS | _COMPLEX
+_REALS = _BOOL | _INTS | _FLOATS
+_INTEGRAL = _BOOL | _INTS
+
+
+def _check(name: str, x, allowed: frozenset, error=TypeError):
+    """Raises like JAX when `x`'s dtype is not among `allowed` (a set lookup on the hot path)."""
+    if x.dtype not in allowed:
+        kinds = ", ".join(k for s, k in _KIND_NAMES if s <= allowed)
+        raise error(f"{name} does not accept dtype {x.dtype.name}. Accepted dtypes are "
+                    f"subtypes of {kinds}.")
+    return x
+
+
+def _const(x, value):
+    """A 0-d constant of `x`'s dtype with `x`'s weak type (JAX's `lax._const`): a constant
+    never makes a weak result strong."""
+    c = np.array(value, x.dtype)
+    return Array(c, True) if x.weak_type else c
+
+
+def _strong(x):
+    """`x` with a strong dtype, where JAX's implementation gives a strong result."""
+    return ew.convert_element_type(x, x.dtype, False) if x.weak_type else x
+
+
+def _full_like_bool(x, value: bool):
+    """A strong bool array of `x`'s shape (JAX: `lax.full_like(x, value, dtype=bool)`)."""
+    return Array(np.broadcast_to(np.array(value), x.shape), False)
+
+
+def _is_complex(x) -> bool:
+    return x.dtype in _COMPLEX
+
+
+def _is_inexact(x) -> bool:
+    return x.dtype in _FLOATS or x.dtype in _COMPLEX
+
+
+def _to_bool(x):
+    return x if x.dtype == dtypes.bool_ else ew.ne(x, _const(x, 0))
+
+
+# --- families ---------------------------------------------------------------------------------
+
+
+def _unary_inexact(name, prim, allowed=_NUMBERS | _BOOL):
     def fn(x, /):
         (x,) = promote_dtypes_inexact(name, x)
-        return prim.bind(x)
+        return prim.bind(_check(name, x, allowed))
 
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name}, like `numpy.{name}` (integers promote to float)."
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}, like `numpy.{name}` (bool and integers promote to float)."
     return fn
 
 
-def _binary(name, prim, promote=promote_args):
-    def fn(x1, x2, /):
-        x1, x2 = promote(name, x1, x2)
-        return prim.bind(x1, x2)
+def _binary(name, prim, promote=promote_args, allowed=None):
+    if allowed is None:
+        def fn(x1, x2, /):
+            return prim.bind(*promote(name, x1, x2))
+    else:
+        def fn(x1, x2, /):
+            x1, x2 = promote(name, x1, x2)
+            return prim.bind(_check(name, x1, allowed), x2)
 
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name}, like `numpy.{name}`, with JAX's type promotion."
     return fn
 
+
+# --- exponentials, logarithms, trigonometry -----------------------------------------------------
 
 exp = _unary_inexact("exp", ew.exp_p)
 exp2 = _unary_inexact("exp2", ew.exp2_p)
@@ -55,85 +123,95 @@ arcsinh = _unary_inexact("arcsinh", ew.asinh_p)
 arccosh = _unary_inexact("arccosh", ew.acosh_p)
 arctanh = _unary_inexact("arctanh", ew.atanh_p)
 sqrt = _unary_inexact("sqrt", ew.sqrt_p)
-cbrt = _unary_inexact("cbrt", ew.cbrt_p)
+cbrt = _unary_inexact("cbrt", ew.cbrt_p, _REALS)
 asin, acos, atan = arcsin, arccos, arctan
 asinh, acosh, atanh = arcsinh, arccosh, arctanh
 
 
-def log2(x, /):
-    (x,) = promote_dtypes_inexact("log2", x)
-    return ew.div(ew.log(x), ew._const(x, np.log(2)))
+def _log_base(name, base):
+    def fn(x, /):
+        (x,) = promote_dtypes_inexact(name, x)
+        # JAX divides by a strong log(base): the result is strong.
+        if _is_complex(x):
+            r = ew.log(x)
+            scale = np.array(1 / np.log(base), dtypes.real_dtype(x.dtype))
+            return ew.complex_(ew.mul(ew.real(r), scale), ew.mul(ew.imag(r), scale))
+        return ew.div(ew.log(x), np.array(np.log(base), x.dtype))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Base-{base} logarithm, elementwise, like `numpy.{name}`."
+    return fn
 
 
-def log10(x, /):
-    (x,) = promote_dtypes_inexact("log10", x)
-    return ew.div(ew.log(x), ew._const(x, np.log(10)))
+log2 = _log_base("log2", 2)
+log10 = _log_base("log10", 10)
 
 
 def rsqrt(x, /):
+    """1 / sqrt(x), elementwise."""
     (x,) = promote_dtypes_inexact("rsqrt", x)
     return ew.rsqrt(x)
 
 
-add = _binary("add", ew.add_p)
-subtract = _binary("subtract", ew.sub_p)
-multiply = _binary("multiply", ew.mul_p)
-maximum = _binary("maximum", ew.max_p)
-minimum = _binary("minimum", ew.min_p)
-arctan2 = _binary("arctan2", ew.atan2_p, promote_args_inexact)
-atan2 = arctan2
-nextafter = _binary("nextafter", ew.nextafter_p, promote_args_inexact)
-equal = _binary("equal", ew.eq_p)
-not_equal = _binary("not_equal", ew.ne_p)
-less = _binary("less", ew.lt_p)
-less_equal = _binary("less_equal", ew.le_p)
-greater = _binary("greater", ew.gt_p)
-greater_equal = _binary("greater_equal", ew.ge_p)
-bitwise_and = _binary("bitwise_and", ew.and_p)
-bitwise_or = _binary("bitwise_or", ew.or_p)
-bitwise_xor = _binary("bitwise_xor", ew.xor_p)
-left_shift = _binary("left_shift", ew.shift_left_p)
+def _scale(name, factor, doc):
+    def fn(x, /):
+        (x,) = promote_dtypes_inexact(name, x)
+        return ew.mul(x, _const(x, factor))
 
-
-def right_shift(x1, x2, /):
-    x1, x2 = promote_args("right_shift", x1, x2)
-    if dtypes.is_integer(get_aval(x1).dtype) and np.dtype(get_aval(x1).dtype).kind == "u":
-        return ew.shift_right_logical(x1, x2)
-    return ew.shift_right_arithmetic(x1, x2)
-
-
-def _logical(name, prim):
-    def fn(x1, x2, /):
-        x1, x2 = promote_args(name, x1, x2)
-        return prim.bind(_to_bool(x1), _to_bool(x2))
-
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
     return fn
 
 
-def _to_bool(x):
-    return x if get_aval(x).dtype == np.bool_ else ew.ne(x, ew._const(x, 0))
+deg2rad = _scale("deg2rad", np.pi / 180, "Degrees to radians, elementwise.")
+rad2deg = _scale("rad2deg", 180 / np.pi, "Radians to degrees, elementwise.")
+radians = _scale("radians", np.pi / 180, "Degrees to radians, elementwise (alias of deg2rad).")
+degrees = _scale("degrees", 180 / np.pi, "Radians to degrees, elementwise (alias of rad2deg).")
 
 
-logical_and = _logical("logical_and", ew.and_p)
-logical_or = _logical("logical_or", ew.or_p)
-logical_xor = _logical("logical_xor", ew.xor_p)
+def sinc(x, /):
+    """sin(pi x) / (pi x), with the limit 1 at x == 0."""
+    (x,) = promote_dtypes_inexact("sinc", x)
+    is_zero = ew.eq(x, _const(x, 0))
+    pi_x = ew.mul(x, _const(x, np.pi))
+    safe = ew.select_n(is_zero, pi_x, _const(x, 1))
+    return ew.select_n(is_zero, ew.div(ew.sin(safe), safe), ew.add(ew.mul(pi_x, _const(x, 0)),
+                                                                     _const(x, 1)))
 
 
-def logical_not(x, /):
-    (x,) = promote_dtypes("logical_not", x)
-    return ew.not_(_to_bool(x))
+def sigmoid(x, /):
+    """The logistic function 1 / (1 + exp(-x))."""
+    (x,) = promote_dtypes_inexact("sigmoid", x)
+    return ew.logistic(x)
 
 
-def invert(x, /):
-    (x,) = promote_dtypes("invert", x)
-    return ew.not_(x)
+# --- arithmetic -------------------------------------------------------------------------------
+
+add = _binary("add", ew.add_p)
+multiply = _binary("multiply", ew.mul_p)
+subtract = _binary("subtract", ew.sub_p, allowed=_NUMBERS)
+maximum = _binary("maximum", ew.max_p)
+minimum = _binary("minimum", ew.min_p)
+nextafter = _binary("nextafter", ew.nextafter_p, promote_args_inexact, _FLOATS)
+bitwise_and = _binary("bitwise_and", ew.and_p, allowed=_INTEGRAL)
+bitwise_or = _binary("bitwise_or", ew.or_p, allowed=_INTEGRAL)
+bitwise_xor = _binary("bitwise_xor", ew.xor_p, allowed=_INTEGRAL)
 
 
-bitwise_not = invert
+def arctan2(x1, x2, /):
+    """The angle of the point (x2, x1), in (-pi, pi]."""
+    x1, x2 = promote_args_inexact("arctan2", x1, x2)
+    if _is_complex(x1):
+        raise TypeError("arctan2 is not implemented for complex inputs in hlodiff; pass real "
+                        "arrays (e.g. np.real(z), np.imag(z)).")
+    return ew.atan2(x1, x2)
+
+
+atan2 = arctan2
 
 
 def true_divide(x1, x2, /):
+    """x1 / x2 in an inexact dtype (integers divide to float, like numpy)."""
     x1, x2 = promote_args_inexact("true_divide", x1, x2)
     return ew.div(x1, x2)
 
@@ -141,44 +219,71 @@ def true_divide(x1, x2, /):
 divide = true_divide
 
 
+def _fix_rem(x2, r):
+    """Where the truncated remainder's sign differs from x2's, move it into x2's range."""
+    zero = _const(r, 0)
+    wrong = ew.and_(ew.ne(r, zero), ew.ne(ew.lt(r, zero), ew.lt(x2, zero)))
+    return wrong, ew.select_n(wrong, r, ew.add(r, x2))
+
+
 def floor_divide(x1, x2, /):
+    """Division rounded toward -inf, like numpy's `//`."""
     x1, x2 = promote_args_numeric("floor_divide", x1, x2)
-    dtype = get_aval(x1).dtype
-    if dtypes.is_integer(dtype):
+    _check("floor_divide", x1, _REALS)
+    if x1.dtype in _INTS:
         q = ew.div(x1, x2)
-        r = ew.rem(x1, x2)
-        fix = ew.and_(ew.ne(r, ew._const(r, 0)), ew.ne(ew.lt(r, ew._const(r, 0)),
-                                                     ew.lt(x2, ew._const(x2, 0))))
-        return ew.select_n(fix, q, ew.sub(q, ew._const(q, 1)))
-    return ew.floor(ew.div(x1, x2))
+        wrong, _ = _fix_rem(x2, ew.rem(x1, x2))
+        return ew.select_n(wrong, q, ew.sub(q, _const(q, 1)))
+    return _float_divmod(x1, x2)[0]
+
+
+def _float_divmod(x1, x2):
+    """Python's float divmod (CPython's float_divmod), elementwise."""
+    mod = ew.rem(x1, x2)
+    div = ew.div(ew.sub(x1, mod), x2)
+    wrong, mod = _fix_rem(x2, mod)
+    div = ew.select_n(wrong, div, ew.sub(div, _const(div, 1)))
+    return ew.round(div, 1), mod
 
 
 def remainder(x1, x2, /):
+    """The remainder with the sign of x2, like numpy's `%`."""
     x1, x2 = promote_args_numeric("remainder", x1, x2)
-    r = ew.rem(x1, x2)
-    fix = ew.and_(ew.ne(r, ew._const(r, 0)), ew.ne(ew.lt(r, ew._const(r, 0)),
-                                                 ew.lt(x2, ew._const(x2, 0))))
-    return ew.select_n(fix, r, ew.add(r, x2))
+    _check("remainder", x1, _REALS)
+    return _fix_rem(x2, ew.rem(x1, x2))[1]
 
 
 mod = remainder
 
 
+def divmod(x1, x2, /):  # noqa: A001
+    """(floor_divide(x1, x2), remainder(x1, x2))."""
+    x1, x2 = promote_args_numeric("divmod", x1, x2)
+    _check("divmod", x1, _REALS)
+    if x1.dtype in _INTS:
+        return floor_divide(x1, x2), remainder(x1, x2)
+    return _float_divmod(x1, x2)
+
+
 def fmod(x1, x2, /):
+    """The remainder with the sign of x1 (C's fmod)."""
     x1, x2 = promote_args_numeric("fmod", x1, x2)
+    _check("fmod", x1, _REALS)
     return ew.rem(x1, x2)
 
 
 def power(x1, x2, /):
-    """x1 ** x2. An integer Python exponent uses `integer_pow` (exact, cheap to differentiate)."""
+    """x1 ** x2. A concrete integer exponent uses `integer_pow` (exact; no log in the
+    derivative); integer bases with integer array exponents use repeated squaring."""
     check_arraylike("power", x1, x2)
-    if isinstance(x2, (int, np.integer)) and not isinstance(x2, bool) and not isinstance(
-            x1, (int, float, complex)):
-        (x1,) = promote_dtypes("power", x1)
+    if type(x2) is int or isinstance(x2, np.integer):
+        (x1,) = promote_dtypes_numeric("power", x1)
+        if x2 < 0 and x1.dtype in _INTS:
+            raise TypeError(f"Integers cannot be raised to negative powers, got "
+                            f"integer_pow({x1.aval.str_short()}, {int(x2)}).")
         return ew.integer_pow(x1, int(x2))
     x1, x2 = promote_args_numeric("power", x1, x2)
-    dtype = get_aval(x1).dtype
-    if dtypes.is_integer(dtype):
+    if x1.dtype in _INTS:
         return _integer_power_array(x1, x2)
     return ew.pow(x1, x2)
 
@@ -187,38 +292,41 @@ pow = power  # noqa: A001
 
 
 def _integer_power_array(x, y):
-    """Integer ** integer array by repeated squaring over the bits of y (like JAX)."""
-    acc = ew.select_n(ew.ge(y, ew._const(y, 0)), ew._const(x, 0), ew._const(x, 1))
-    acc = ew.add(acc, ew.mul(x, ew._const(x, 0)))
-    base = x
-    bits = np.iinfo(get_aval(y).dtype).bits
-    for _ in range(bits):
-        odd = ew.ne(ew.and_(y, ew._const(y, 1)), ew._const(y, 0))
-        acc = ew.select_n(odd, acc, ew.mul(acc, base))
-        base = ew.mul(base, base)
-        y = ew.shift_right_logical(y, ew._const(y, 1))
+    """Integer ** integer array by binary exponentiation over y's bits (0 ** 0 == 1).
+    Six squarings suffice: any |x| > 1 overflows 64 bits before y reaches 64."""
+    one = _const(y, 1)
+    zero = _const(y, 0)
+    acc = ew.select_n(ew.and_(ew.eq(x, _const(x, 0)), ew.ne(y, zero)), _const(x, 1),
+                      _const(x, 0))
+    acc = ew.add(acc, ew.mul(x, _const(x, 0)))  # broadcast to the output shape
+    for _ in range(6):
+        acc = ew.select_n(ew.ne(ew.and_(y, one), zero), acc, ew.mul(acc, x))
+        x = ew.mul(x, x)
+        y = ew.shift_right_logical(y, one)
     return acc
 
 
 def float_power(x1, x2, /):
-    x1, x2 = promote_args_inexact("float_power", x1, x2)
-    return ew.pow(x1, x2)
+    """x1 ** x2 computed in an inexact dtype."""
+    return ew.pow(*promote_args_inexact("float_power", x1, x2))
 
 
 def negative(x, /):
+    """-x, elementwise (not for booleans: use `logical_not`)."""
     (x,) = promote_dtypes("negative", x)
-    return ew.neg(x)
+    return ew.neg(_check("negative", x, _NUMBERS))
 
 
 def positive(x, /):
+    """+x, elementwise."""
     (x,) = promote_dtypes("positive", x)
     return x
 
 
 def absolute(x, /):
+    """|x|, elementwise; complex inputs give their real magnitude."""
     (x,) = promote_dtypes("absolute", x)
-    dtype = get_aval(x).dtype
-    if dtypes.is_bool(dtype) or np.dtype(dtype).kind == "u":
+    if x.dtype == dtypes.bool_ or x.dtype.kind == "u":
         return x
     return ew.abs(x)
 
@@ -226,247 +334,446 @@ def absolute(x, /):
 abs = absolute  # noqa: A001
 
 
+def fabs(x, /):
+    """|x| in an inexact dtype (no complex inputs, like numpy)."""
+    (x,) = promote_dtypes_inexact("fabs", x)
+    return ew.abs(_check("fabs", x, _FLOATS))
+
+
 def sign(x, /):
+    """-1, 0 or 1 by the sign of x; x / |x| for complex x."""
     (x,) = promote_dtypes("sign", x)
-    if get_aval(x).dtype == np.bool_:
-        return x
-    return ew.sign(x)
+    return ew.sign(_check("sign", x, _NUMBERS))
 
 
 def square(x, /):
-    (x,) = promote_dtypes("square", x)
+    """x * x, elementwise (booleans square as integers)."""
+    (x,) = promote_dtypes_numeric("square", x)
     return ew.integer_pow(x, 2)
 
 
 def reciprocal(x, /):
+    """1 / x in an inexact dtype."""
     (x,) = promote_dtypes_inexact("reciprocal", x)
     return ew.integer_pow(x, -1)
 
 
-def floor(x, /):
-    (x,) = promote_dtypes("floor", x)
-    return x if not dtypes.is_inexact(get_aval(x).dtype) else ew.floor(x)
+# --- rounding -----------------------------------------------------------------------------------
 
 
-def ceil(x, /):
-    (x,) = promote_dtypes("ceil", x)
-    return x if not dtypes.is_inexact(get_aval(x).dtype) else ew.ceil(x)
+def _rounding(name, prim):
+    def fn(x, /):
+        (x,) = promote_dtypes(name, x)
+        if x.dtype in _FLOATS:
+            return prim.bind(x)
+        return _check(name, x, _INTEGRAL)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}; integers and booleans are returned unchanged."
+    return fn
+
+
+floor = _rounding("floor", ew.floor_p)
+ceil = _rounding("ceil", ew.ceil_p)
 
 
 def trunc(x, /):
+    """Rounds toward zero; integers and booleans are returned unchanged."""
     (x,) = promote_dtypes("trunc", x)
-    if not dtypes.is_inexact(get_aval(x).dtype):
-        return x
-    return ew.select_n(ew.lt(x, ew._const(x, 0)), ew.floor(x), ew.ceil(x))
+    if x.dtype not in _FLOATS:
+        return _check("trunc", x, _INTEGRAL)
+    return ew.select_n(ew.lt(x, _const(x, 0)), ew.floor(x), ew.ceil(x))
 
 
 fix = trunc
 
 
 def round(a, decimals: int = 0, out=None):  # noqa: A001
-    """Rounds half to even, like numpy (and JAX)."""
+    """Rounds half to even to `decimals` digits, like numpy (and JAX)."""
     (a,) = promote_dtypes("round", a)
-    dtype = get_aval(a).dtype
-    if not dtypes.is_inexact(dtype):
-        return a
-    if dtypes.is_complex(dtype):
-        return ew.complex_(round(ew.real(a), decimals), round(ew.imag(a), decimals))
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to hlodiff.numpy.round is not supported.")
+    decimals = int(decimals)
+    if a.dtype in _INTS:
+        return a if decimals >= 0 else _round_int(a, decimals)
+    _check("round", a, _FLOATS | _COMPLEX, ValueError)
+    if _is_complex(a):
+        return ew.complex_(_round_float(ew.real(a), decimals), _round_float(ew.imag(a), decimals))
+    return _round_float(a, decimals)
+
+
+def _round_float(x, decimals):
     if decimals == 0:
-        return ew.round(a, 1)
-    factor = ew._const(a, 10.0 ** decimals)
-    return ew.div(ew.round(ew.mul(a, factor), 1), factor)
+        return ew.round(x, 1)
+    if decimals > np.log10(float(dtypes.finfo(x.dtype).max)):
+        return x
+    factor = _const(x, 10.0 ** decimals)
+    return ew.div(ew.round(ew.mul(x, factor), 1), factor)
+
+
+def _round_int(x, decimals):
+    """Integer rounding to a negative number of decimals, half to even (numpy's rule)."""
+    factor = _const(x, 10 ** -decimals)
+    q = floor_divide(x, factor)
+    r = ew.sub(x, ew.mul(q, factor))
+    twice = ew.mul(r, _const(x, 2))
+    up = ew.or_(ew.gt(twice, factor), ew.and_(ew.eq(twice, factor),
+                                               ew.ne(ew.and_(q, _const(q, 1)), _const(q, 0))))
+    return ew.mul(ew.select_n(up, q, ew.add(q, _const(q, 1))), factor)
 
 
 around = round
-rint = lambda x, /: round(x)  # noqa: E731
+
+
+def rint(x, /):
+    """Rounds half to even; the result is always inexact (integers become float)."""
+    (x,) = promote_dtypes("rint", x)
+    if x.dtype in _INTEGRAL:
+        return ew.convert_element_type(x, dtypes.default_float_dtype(), False)
+    if _is_complex(x):
+        return ew.complex_(ew.round(ew.real(x), 1), ew.round(ew.imag(x), 1))
+    return ew.round(x, 1)
+
+
+def modf(x, /, out=None):
+    """(fractional part, integral part), both with x's sign."""
+    (x,) = promote_dtypes_inexact("modf", x)
+    _check("modf", x, _FLOATS)
+    whole = trunc(x)
+    return ew.sub(x, whole), whole
+
+
+# --- complex parts --------------------------------------------------------------------------------
 
 
 def real(val, /):
+    """The real part (the value itself for real dtypes)."""
     (val,) = promote_dtypes("real", val)
-    return ew.real(val) if dtypes.is_complex(get_aval(val).dtype) else val
+    return ew.real(val) if _is_complex(val) else val
 
 
 def imag(val, /):
+    """The imaginary part (zeros for real dtypes)."""
     (val,) = promote_dtypes("imag", val)
-    if dtypes.is_complex(get_aval(val).dtype):
+    if _is_complex(val):
         return ew.imag(val)
-    from hlodiff.numpy._creation import zeros_like
-
-    return zeros_like(val)
+    return Array(np.zeros(val.shape, val.dtype), val.weak_type)
 
 
 def conjugate(x, /):
+    """The complex conjugate (the value itself for real dtypes)."""
     (x,) = promote_dtypes("conjugate", x)
-    return ew.conj(x) if dtypes.is_complex(get_aval(x).dtype) else x
+    return ew.conj(x) if _is_complex(x) else x
 
 
 conj = conjugate
 
 
 def angle(z, deg: bool = False):
-    (z,) = promote_dtypes_inexact("angle", z)
-    if dtypes.is_complex(get_aval(z).dtype):
-        out = ew.atan2(ew.imag(z), ew.real(z))
+    """The argument of complex z (0 or pi for reals), in radians or degrees."""
+    check_arraylike("angle", z)
+    (z,) = promote_dtypes("angle", z)
+    if _is_complex(z):
+        re, im = ew.real(z), ew.imag(z)
     else:
-        out = ew.atan2(ew.mul(z, ew._const(z, 0)), z)
-    return ew.mul(out, ew._const(out, 180 / np.pi)) if deg else out
+        dtype = z.dtype if z.dtype in _FLOATS and z.ndim else dtypes.default_float_dtype()
+        re = ew.convert_element_type(z, dtype, False)
+        im = Array(np.zeros((), dtype), False)
+    out = ew.atan2(im, re)
+    return rad2deg(out) if deg else out
 
 
-def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):  # noqa: A002
-    """Clips `arr` to [min, max] (either may be None)."""
-    x = arr if arr is not None else a
-    lo = min if min is not None else a_min
-    hi = max if max is not None else a_max
-    if lo is not None:
-        x = maximum(lo, x)
-    if hi is not None:
-        x = minimum(hi, x)
-    return x
-
-
-def logaddexp(x1, x2, /):
-    """log(exp(x1) + exp(x2)) without overflow; the gradient at x1 == x2 == -inf is finite."""
-    x1, x2 = promote_args_inexact("logaddexp", x1, x2)
-    amax = ew.max(x1, x2)
-    delta = ew.sub(x1, x2)
-    finite = ew.is_finite(delta)
-    softplus = ew.log1p(ew.exp(ew.neg(ew.abs(delta))))
-    return ew.select_n(finite, ew.add(x1, x2), ew.add(amax, softplus))
-
-
-def logaddexp2(x1, x2, /):
-    x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
-    ln2 = ew._const(x1, np.log(2))
-    return ew.div(logaddexp(ew.mul(x1, ln2), ew.mul(x2, ln2)), ln2)
-
-
-def hypot(x1, x2, /):
-    x1, x2 = promote_args_inexact("hypot", x1, x2)
-    return ew.sqrt(ew.add(ew.mul(x1, x1), ew.mul(x2, x2)))
-
-
-def deg2rad(x, /):
-    (x,) = promote_dtypes_inexact("deg2rad", x)
-    return ew.mul(x, ew._const(x, np.pi / 180))
-
-
-def rad2deg(x, /):
-    (x,) = promote_dtypes_inexact("rad2deg", x)
-    return ew.mul(x, ew._const(x, 180 / np.pi))
-
-
-radians, degrees = deg2rad, rad2deg
-
-
-def sinc(x, /):
-    (x,) = promote_dtypes_inexact("sinc", x)
-    is_zero = ew.eq(x, ew._const(x, 0))
-    safe = ew.select_n(is_zero, x, ew._const(x, 1))
-    pix = ew.mul(safe, ew._const(x, np.pi))
-    return ew.select_n(is_zero, ew.div(ew.sin(pix), pix), ew._const(x, 1))
-
-
-def heaviside(x1, x2, /):
-    x1, x2 = promote_args_inexact("heaviside", x1, x2)
-    zero = ew._const(x1, 0)
-    pos = ew.select_n(ew.gt(x1, zero), ew.mul(x1, zero), ew.add(ew.mul(x1, zero),
-                                                                  ew._const(x1, 1)))
-    return ew.select_n(ew.eq(x1, zero), pos, ew.add(x2, ew.mul(x1, zero)))
-
-
-def copysign(x1, x2, /):
-    x1, x2 = promote_args_inexact("copysign", x1, x2)
-    neg_sign = ew.lt(x2, ew._const(x2, 0))
-    neg_sign = ew.or_(neg_sign, ew.and_(ew.eq(x2, ew._const(x2, 0)),
-                                        ew.lt(ew.div(ew._const(x2, 1), x2), ew._const(x2, 0))))
-    mag = ew.abs(x1)
-    return ew.select_n(neg_sign, mag, ew.neg(mag))
-
-
-def signbit(x, /):
-    (x,) = promote_dtypes("signbit", x)
-    if not dtypes.is_inexact(get_aval(x).dtype):
-        return ew.lt(x, ew._const(x, 0))
-    zero = ew._const(x, 0)
-    return ew.or_(ew.lt(x, zero), ew.and_(ew.eq(x, zero), ew.lt(ew.div(ew._const(x, 1), x), zero)))
+# --- special values -------------------------------------------------------------------------------
 
 
 def isfinite(x, /):
+    """True where x is neither infinite nor NaN."""
     (x,) = promote_dtypes("isfinite", x)
-    dtype = get_aval(x).dtype
-    if dtypes.is_complex(dtype):
+    if _is_complex(x):
         return ew.and_(ew.is_finite(ew.real(x)), ew.is_finite(ew.imag(x)))
-    if not dtypes.is_inexact(dtype):
-        return ew.eq(x, x)
+    if x.dtype not in _FLOATS:
+        return _full_like_bool(x, True)
     return ew.is_finite(x)
 
 
 def isnan(x, /):
+    """True where x is NaN (for complex: where either part is)."""
     (x,) = promote_dtypes("isnan", x)
-    dtype = get_aval(x).dtype
-    if dtypes.is_complex(dtype):
-        return ew.or_(isnan(ew.real(x)), isnan(ew.imag(x)))
     return ew.ne(x, x)
 
 
 def isinf(x, /):
+    """True where x is +inf or -inf (for complex: where either part is)."""
     (x,) = promote_dtypes("isinf", x)
-    dtype = get_aval(x).dtype
-    if dtypes.is_complex(dtype):
-        return ew.or_(isinf(ew.real(x)), isinf(ew.imag(x)))
-    if not dtypes.is_inexact(dtype):
-        return ew.ne(x, x)
-    return ew.eq(ew.abs(x), ew._const(x, np.inf))
+    if _is_complex(x):
+        re, im = ew.abs(ew.real(x)), ew.abs(ew.imag(x))
+        return ew.or_(ew.eq(re, _const(re, np.inf)), ew.eq(im, _const(im, np.inf)))
+    if x.dtype not in _FLOATS:
+        return _full_like_bool(x, False)
+    return ew.eq(ew.abs(x), _const(x, np.inf))
 
 
-def isposinf(x, /):
-    (x,) = promote_dtypes("isposinf", x)
-    return ew.eq(x, ew._const(x, np.inf)) if dtypes.is_inexact(get_aval(x).dtype) else ew.ne(x, x)
+def _isposneginf(name, infinity):
+    def fn(x, /, out=None):
+        (x,) = promote_dtypes(name, x)
+        if _is_complex(x):
+            raise ValueError("isposinf/isneginf are not well defined for complex types")
+        if x.dtype not in _FLOATS:
+            return _full_like_bool(x, False)
+        return _strong(ew.eq(x, _const(x, infinity)))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"True where x is {'+' if infinity > 0 else '-'}inf."
+    return fn
 
 
-def isneginf(x, /):
-    (x,) = promote_dtypes("isneginf", x)
-    return ew.eq(x, ew._const(x, -np.inf)) if dtypes.is_inexact(get_aval(x).dtype) else ew.ne(
-        x, x)
+isposinf = _isposneginf("isposinf", np.inf)
+isneginf = _isposneginf("isneginf", -np.inf)
+
+
+def signbit(x, /):
+    """True where the sign bit is set (-0.0 included)."""
+    (x,) = promote_dtypes("signbit", x)
+    if x.dtype in _INTS:
+        return _strong(ew.lt(x, _const(x, 0)))
+    if x.dtype == dtypes.bool_:
+        return _full_like_bool(x, False)
+    if x.dtype not in _FLOATS:
+        raise ValueError(f"hlodiff.numpy.signbit is not well defined for {x.dtype.name}")
+    zero = _const(x, 0)
+    negative_zero = ew.and_(ew.eq(x, zero), ew.lt(ew.div(_const(x, 1), x), zero))
+    # NaNs carry no sign here (numpy reads the bit; JAX too, but -nan is rare).
+    return _strong(ew.or_(ew.lt(x, zero), negative_zero))
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """Replaces NaN with `nan` and +-inf with `posinf`/`neginf` (default: the dtype's
+    largest finite values)."""
     (x,) = promote_dtypes("nan_to_num", x)
-    dtype = get_aval(x).dtype
-    if not dtypes.is_inexact(dtype):
+    if not _is_inexact(x):
         return x
-    info = dtypes.finfo(dtype)
+    if _is_complex(x):
+        return ew.complex_(nan_to_num(ew.real(x), nan=nan, posinf=posinf, neginf=neginf),
+                           nan_to_num(ew.imag(x), nan=nan, posinf=posinf, neginf=neginf))
+    info = dtypes.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
-    x = ew.select_n(isnan(x), x, ew._const(x, nan))
-    x = ew.select_n(isposinf(x), x, ew._const(x, posinf))
-    return ew.select_n(isneginf(x), x, ew._const(x, neginf))
+    x = _strong(x)  # JAX's `where` with strong constants
+    x = ew.select_n(ew.ne(x, x), x, np.array(nan, x.dtype))
+    x = ew.select_n(ew.eq(x, np.array(np.inf, x.dtype)), x, np.array(posinf, x.dtype))
+    return ew.select_n(ew.eq(x, np.array(-np.inf, x.dtype)), x, np.array(neginf, x.dtype))
 
 
-def where(condition, x=None, y=None, /):
-    """`x` where `condition` else `y` (with broadcasting). The one-argument form needs a
-    concrete condition, since its output size depends on the values."""
+# --- comparisons and logic ------------------------------------------------------------------------
+
+equal = _binary("equal", ew.eq_p)
+not_equal = _binary("not_equal", ew.ne_p)
+less = _binary("less", ew.lt_p)
+less_equal = _binary("less_equal", ew.le_p)
+greater = _binary("greater", ew.gt_p)
+greater_equal = _binary("greater_equal", ew.ge_p)
+
+
+def _logical(name, prim):
+    def fn(x1, x2, /):
+        # Each operand becomes bool on its own (JAX): an int array and a float scalar give a
+        # strong result, two Python scalars a weak one.
+        check_arraylike(name, x1, x2)
+        x1, x2 = (_to_bool(promote_dtypes(name, x)[0]) for x in (x1, x2))
+        return prim.bind(*promote_shapes(name, x1, x2))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} of the truth values of x1 and x2."
+    return fn
+
+
+logical_and = _logical("logical_and", ew.and_p)
+logical_or = _logical("logical_or", ew.or_p)
+logical_xor = _logical("logical_xor", ew.xor_p)
+
+
+def logical_not(x, /):
+    """Elementwise not of the truth value of x."""
+    (x,) = promote_dtypes("logical_not", x)
+    return ew.not_(_to_bool(x))
+
+
+def invert(x, /):
+    """Bitwise not (logical not for booleans)."""
+    (x,) = promote_dtypes("invert", x)
+    return ew.not_(_check("invert", x, _INTEGRAL))
+
+
+bitwise_not = bitwise_invert = invert
+
+
+def left_shift(x1, x2, /):
+    """x1 << x2 (booleans shift as integers)."""
+    x1, x2 = promote_args_numeric("left_shift", x1, x2)
+    return ew.shift_left(_check("left_shift", x1, _INTS), x2)
+
+
+def right_shift(x1, x2, /):
+    """x1 >> x2: arithmetic for signed, logical for unsigned integers."""
+    x1, x2 = promote_args_numeric("right_shift", x1, x2)
+    _check("right_shift", x1, _INTS)
+    if x1.dtype.kind == "u":
+        return ew.shift_right_logical(x1, x2)
+    return ew.shift_right_arithmetic(x1, x2)
+
+
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
+
+# --- two-argument functions built from primitives --------------------------------------------------
+
+
+def _nan_select(name, compare):
+    def fn(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        # JAX: where(compare(x1, x2) | isnan(x2), x1, x2) -- NaNs are ignored when possible.
+        pick_x1 = ew.or_(compare(x1, x2), ew.ne(x2, x2))
+        return ew.select_n(pick_x1, x2, x1)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name[1:]}imum that ignores NaNs (NaN only if both are NaN)."
+    return fn
+
+
+fmax = _nan_select("fmax", ew.gt)
+fmin = _nan_select("fmin", ew.lt)
+
+
+def logaddexp(x1, x2, /):
+    """log(exp(x1) + exp(x2)) without overflow; equal infinities give themselves."""
+    x1, x2 = promote_args_inexact("logaddexp", x1, x2)
+    amax = ew.max(x1, x2) if not _is_complex(x1) else ew.select_n(
+        ew.gt(ew.real(x1), ew.real(x2)), x2, x1)
+    if _is_complex(x1):
+        delta = ew.sub(ew.add(x1, x2), ew.mul(amax, _const(amax, 2)))
+        out = ew.add(amax, ew.log1p(ew.exp(delta)))
+        return ew.complex_(ew.real(out), _wrap_between(ew.imag(out), np.pi))
+    delta = ew.sub(x1, x2)
+    softplus = ew.log1p(ew.exp(ew.neg(ew.abs(delta))))
+    return ew.select_n(ew.ne(delta, delta), ew.add(amax, softplus), ew.add(x1, x2))
+
+
+def logaddexp2(x1, x2, /):
+    """log2(2**x1 + 2**x2) without overflow."""
+    x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
+    amax = ew.max(x1, x2) if not _is_complex(x1) else ew.select_n(
+        ew.gt(ew.real(x1), ew.real(x2)), x2, x1)
+    inv_ln2 = np.array(1 / np.log(2), amax.dtype)  # strong, as in JAX
+    if _is_complex(x1):
+        delta = ew.sub(ew.add(x1, x2), ew.mul(amax, _const(amax, 2)))
+        out = ew.add(amax, ew.mul(inv_ln2, ew.log1p(ew.exp2(delta))))
+        return ew.complex_(ew.real(out), _wrap_between(ew.imag(out), np.pi / np.log(2)))
+    delta = ew.sub(x1, x2)
+    soft = ew.mul(inv_ln2, ew.log1p(ew.exp2(ew.neg(ew.abs(delta)))))
+    return ew.select_n(ew.ne(delta, delta), ew.add(amax, soft), ew.add(x1, x2))
+
+
+def _wrap_between(x, bound):
+    """x wrapped into [-bound, bound) (the imaginary part of a complex log)."""
+    two = _const(x, 2 * bound)
+    return ew.sub(ew.sub(x, ew.mul(two, ew.floor(ew.div(ew.add(x, _const(x, bound)), two)))),
+                  _const(x, 0))
+
+
+def hypot(x1, x2, /):
+    """sqrt(x1**2 + x2**2) without intermediate overflow."""
+    x1, x2 = promote_args_inexact("hypot", x1, x2)
+    if _is_complex(x1):
+        raise ValueError("hypot is not well defined for complex-valued inputs. Convert to real "
+                         "values first, e.g. with abs(x).")
+    x1, x2 = ew.abs(x1), ew.abs(x2)
+    big, small = ew.max(x1, x2), ew.min(x1, x2)
+    is_zero = ew.eq(big, _const(big, 0))
+    ratio = ew.div(small, ew.select_n(is_zero, big, _const(big, 1)))
+    out = ew.select_n(is_zero, ew.mul(big, ew.sqrt(ew.add(_const(big, 1), ew.mul(ratio, ratio)))),
+                      big)
+    inf = _const(out, np.inf)
+    return _strong(ew.select_n(ew.or_(ew.eq(x1, inf), ew.eq(x2, inf)), out, inf))
+
+
+def copysign(x1, x2, /):
+    """|x1| with the sign of x2 (-0.0 counts as negative)."""
+    x1, x2 = promote_args_inexact("copysign", x1, x2)
+    if _is_complex(x1):
+        raise TypeError("copysign does not support complex-valued inputs")
+    mag = ew.abs(x1)
+    return ew.select_n(signbit(x2), mag, ew.neg(mag))
+
+
+def heaviside(x1, x2, /):
+    """0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (NaN stays NaN)."""
+    x1, x2 = promote_args_inexact("heaviside", x1, x2)
+    if _is_complex(x1):
+        raise TypeError("heaviside does not accept complex inputs")
+    zero = _const(x1, 0)
+    at_zero = ew.select_n(ew.ne(x1, x1), x2, x1)
+    pos = ew.select_n(ew.gt(x1, zero), at_zero, _const(x1, 1))
+    return _strong(ew.select_n(ew.lt(x1, zero), pos, zero))
+
+
+# --- selection --------------------------------------------------------------------------------------
+
+
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """`x` where `condition` else `y`, broadcast together. The one-argument form is
+    `nonzero(condition)`, which needs a concrete condition (its size depends on the values)."""
     if x is None and y is None:
         from hlodiff.numpy._indexing import nonzero
 
-        return nonzero(condition)
+        if size is None:
+            return nonzero(condition)
+        return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError("Either both or neither of the x and y arguments should be provided "
                          "to hlodiff.numpy.where.")
     check_arraylike("where", condition, x, y)
     x, y = promote_dtypes("where", x, y)
-    cond = condition if get_aval(condition).dtype == np.bool_ else _to_bool(
-        promote_dtypes("where", condition)[0])
-    cond, x, y = _broadcast_all("where", cond, x, y)
+    (cond,) = promote_dtypes("where", condition)
+    cond, x, y = promote_shapes("where", _to_bool(cond), x, y)
     return ew.select_n(cond, y, x)
 
 
-def _broadcast_all(name, *args):
-    from hlodiff.numpy._core import promote_shapes
+def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):  # noqa: A002
+    """`arr` limited to [min, max] elementwise (either bound may be None)."""
+    x = arr if arr is not None else a
+    if x is None:
+        raise ValueError("No input was provided to the clip function.")
+    lo = min if min is not None else a_min
+    hi = max if max is not None else a_max
+    check_arraylike("clip", *(v for v in (x, lo, hi) if v is not None))
+    for v in (x, lo, hi):
+        if v is not None and dtypes.is_complex(dtypes.dtype(v)):
+            raise ValueError("clip received a complex value; complex values have no ordering. "
+                             "Clip the real or imaginary part instead.")
+    if lo is not None:
+        x = maximum(lo, x)
+    if hi is not None:
+        x = minimum(hi, x)
+    return promote_dtypes("clip", x)[0]
 
-    return promote_shapes(name, *args)
+
+def select(condlist, choicelist, default=0):
+    """The value of the first true condition's choice, elementwise (else `default`)."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"condlist must have length equal to choicelist ({len(condlist)} vs "
+                         f"{len(choicelist)})")
+    if not condlist:
+        raise ValueError("condlist must be non-empty")
+    check_arraylike("select", *condlist, *choicelist, default)
+    out = default
+    for cond, choice in reversed(list(zip(condlist, choicelist))):
+        out = where(cond, choice, out)
+    return _strong(out) if out.weak_type and not all(
+        getattr(c, "weak_type", type(c) in (int, float, complex))
+        for c in (*choicelist, default)) else out
 
 
-def sigmoid(x):
-    (x,) = promote_dtypes_inexact("sigmoid", x)
-    return ew.logistic(x)
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "annotations", "np", "dtypes", "Array", "ew", "check_arraylike", "promote_args",
+    "promote_args_inexact", "promote_args_numeric", "promote_dtypes", "promote_dtypes_inexact",
+    "promote_dtypes_numeric", "promote_shapes")]

@@ -126,22 +126,33 @@ def unop(name: str, impl, allowed=_inexact, result_dtype=None) -> Primitive:
     return p
 
 
+def _same_dtype_impl(impl):
+    """numpy would promote mixed dtypes silently; refuse (the eager path then reports the
+    abstract rule's TypeError)."""
+
+    def checked(x, *rest, **params):
+        for y in rest:
+            if y.dtype != x.dtype:
+                raise TypeError("mixed dtypes")
+        return impl(x, *rest, **params)
+
+    return checked
+
+
 def naryop(name: str, impl, allowed=_num, out_dtype=None) -> Primitive:
     """An n-ary elementwise primitive (shape rule, dtype check, batching supplied)."""
     p = Primitive(name)
-    p.impl = impl
+    p.impl = _same_dtype_impl(impl)
 
     def abstract_eval(*avals):
         _check_kinds(name, avals, allowed)
         dtype = _same_dtype(name, avals)
         shape = broadcast_shapes_strict(name, *(a.shape for a in avals))
-        weak = _weak(avals) if out_dtype is None else False
-        return ShapedArray(shape, dtype if out_dtype is None else out_dtype, weak)
+        # Like JAX, comparisons of weak operands give a weak bool (`jnp.less(1, 2.0)`).
+        return ShapedArray(shape, dtype if out_dtype is None else out_dtype, _weak(avals))
 
     p.abstract_eval = abstract_eval
     p.batch = lambda axis_size, vals, dims, **params: _nary_batch(p, vals, dims, params)
-    if out_dtype is not None:
-        p.weak_type_rule = lambda *a, **k: False
     return p
 
 

@@ -543,8 +543,8 @@ def full(shape, fill_value, dtype=None):
     aval = get_aval(fill_value)
     if aval.shape:
         raise TypeError(f"full() fill_value must be a scalar, got shape {aval.shape}")
+    weak = dtype is None and aval.weak_type  # (JAX's lax.full: weak only without a dtype)
     dtype = dtypes.canonicalize_dtype(dtype) if dtype is not None else aval.dtype
-    weak = dtype is None and aval.weak_type
     if isinstance(fill_value, (int, float, complex, bool, np.generic, np.ndarray, Array)):
         value = np.asarray(np.asarray(fill_value).astype(dtype))
         return Array(np.broadcast_to(value, shape), weak)
