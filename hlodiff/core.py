@@ -96,6 +96,9 @@ def _scalar_aval(x) -> ShapedArray:
 
 def get_aval(x) -> ShapedArray:
     """The abstract value of any array-like value: Array, Tracer, numpy value or Python scalar."""
+    if type(x) is Array:
+        aval = x._aval
+        return aval if aval is not None else x.aval
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval

@@ -35,7 +35,17 @@ _num = (_float, _complex, _int)
 _inexact = (_float, _complex)
 
 
+_KINDS: dict = {}
+
+
 def _kind(dtype) -> str:
+    kind = _KINDS.get(dtype)
+    if kind is None:
+        kind = _KINDS[dtype] = _kind_uncached(dtype)
+    return kind
+
+
+def _kind_uncached(dtype) -> str:
     if dtypes.is_bool(dtype):
         return _bool
     if dtypes.is_complex(dtype):
@@ -54,6 +64,9 @@ def _check_kinds(name, avals, allowed):
 
 def broadcast_shapes_strict(name: str, *shapes) -> tuple:
     """The output shape of an elementwise op: equal ranks (or rank 0), dims equal or 1."""
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return first
     ranked = [s for s in shapes if s]
     if not ranked:
         return ()
@@ -237,7 +250,6 @@ round_p = unop("round", _round_impl, (_float,))
 defjvp_zero(round_p)
 
 is_finite_p = unop("is_finite", np.isfinite, (_float,), result_dtype=lambda d: np.dtype(bool))
-is_finite_p.weak_type_rule = lambda *a, **k: False
 defjvp_zero(is_finite_p)
 
 
