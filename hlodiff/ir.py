@@ -230,6 +230,9 @@ def _pp_params(params: dict, namer: _Namer, indent: int) -> str:
             v = "\n" + pp_jaxpr(v.jaxpr, indent + 2, namer)
         elif isinstance(v, Jaxpr):
             v = "\n" + pp_jaxpr(v, indent + 2, namer)
+        elif isinstance(v, tuple) and v and all(isinstance(j, ClosedJaxpr) for j in v):
+            inner = "\n".join(pp_jaxpr(j.jaxpr, indent + 4, namer) for j in v)
+            v = f"(\n{inner}\n{' ' * (indent + 2)})"
         elif isinstance(v, np.dtype):
             v = v.name
         elif callable(v) and hasattr(v, "__name__"):

@@ -29,6 +29,7 @@ from hlodiff import core, dtypes, lax
 from hlodiff import numpy as hnp
 from hlodiff.config import config
 from hlodiff.core import get_aval
+from hlodiff.numpy._core import promote_dtypes_inexact
 from hlodiff.prims.random import erf, erf_inv, mul_add, threefry2x32
 from hlodiff.tree_util import register_pytree_node
 
@@ -204,7 +205,8 @@ def _seed_words(seed):
 
 
 def _stack_last(parts):
-    return lax.concatenate([lax.expand_dims(p, (get_aval(p).ndim,)) for p in parts], -1)
+    ndim = get_aval(parts[0]).ndim
+    return lax.concatenate([lax.expand_dims(p, (ndim,)) for p in parts], ndim)
 
 
 def _iota_2x32(shape):
@@ -451,7 +453,9 @@ def truncated_normal(key, lower, upper, shape: Sequence[int] | None = None, dtyp
     sqrt2 = np.array(np.sqrt(2), dtype)
     lower = lax.convert_element_type(lower, dtype)
     upper = lax.convert_element_type(upper, dtype)
-    a, b = erf(lax.div(lower, sqrt2)), erf(lax.div(upper, sqrt2))
+    # XLA rewrites x / c as x * (1 / c) for a constant c; so must we, for JAX's bits
+    inv_sqrt2 = np.array(1, dtype) / sqrt2
+    a, b = erf(lax.mul(lower, inv_sqrt2)), erf(lax.mul(upper, inv_sqrt2))
     out = lax.mul(sqrt2, erf_inv(_uniform(data, shape, dtype, a, b)))
     # rounding (or u == a) could leave the open interval (lower, upper): clamp into it
     lo = lax.nextafter(lax.stop_gradient(lower), np.array(np.inf, dtype))
@@ -545,7 +549,7 @@ def categorical(key, logits, axis: int = -1, shape: Sequence[int] | None = None,
 def _top_k_indices(x, k: int):
     """Indices of the k largest entries along the last axis, ties to the lower index."""
     aval = get_aval(x)
-    iota = lax.broadcasted_iota(dtypes.default_int_dtype(), aval.shape, aval.ndim - 1)
+    iota = lax.broadcasted_iota(np.int32, aval.shape, aval.ndim - 1)  # lax.top_k's dtype
     _, order = lax.sort((lax.neg(x), iota), dimension=aval.ndim - 1, num_keys=1)
     return lax.slice_in_dim(order, 0, k, axis=aval.ndim - 1)
 
@@ -694,7 +698,7 @@ def _choice_indices(data, shape, n_inputs, replace, p, mode):
         below = hnp.less(cdf, hnp.expand_dims(r, -1))
         return hnp.sum(below, axis=-1, dtype=dtypes.default_int_dtype())
     g = hnp.add(_gumbel(data, (n_inputs,), dtype, mode or "low"), hnp.log(p))
-    return _top_k_indices(g, math.prod(shape))
+    return _top_k_indices(g, math.prod(shape)).astype(dtypes.default_int_dtype())
 
 
 def _take(arr, ind, axis: int):
@@ -728,7 +732,7 @@ def multivariate_normal(key, mean, cov, shape: Sequence[int] | None = None, dtyp
     data, _ = _key_data_of(key, "multivariate_normal", allow_batched=False)
     if method not in ("svd", "eigh", "cholesky"):
         raise ValueError("method must be one of {'svd', 'eigh', 'cholesky'}")
-    mean, cov = hnp.promote_dtypes_inexact(mean, cov)
+    mean, cov = promote_dtypes_inexact("multivariate_normal", mean, cov)
     dtype = get_aval(mean).dtype if dtype is None else _float_dtype("multivariate_normal",
                                                                       dtype)
     mshape, cshape = get_aval(mean).shape, get_aval(cov).shape

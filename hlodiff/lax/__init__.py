@@ -90,3 +90,8 @@ def full_like(x, fill_value, dtype=None, shape=None):
 
 def dtype(x):
     return _dtypes.dtype(x)
+
+
+from hlodiff.lax.control_flow import (  # noqa: E402,F401
+    cond, fori_loop, map, scan, switch, while_loop,
+)

@@ -13,8 +13,7 @@ the nested jaxprs print without constants, as JAX's do.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,8 +24,14 @@ from hlodiff.ir import ClosedJaxpr, Jaxpr, Var
 from hlodiff.prims import elementwise as _ew
 from hlodiff.prims.control_flow import cond_p, scan_p, while_p
 from hlodiff.transforms.staging import concrete_consts_to_invars, trace_to_jaxpr
-from hlodiff.tree_util import (keystr, tree_flatten, tree_flatten_with_path, tree_map,
-                               tree_structure, tree_unflatten)
+from hlodiff.tree_util import (
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
 
 _no_operand = object()
 
@@ -91,7 +96,7 @@ def _fun_info(fun) -> str:
 
 def _type_str(aval, weak: bool = False) -> str:
     tilde = "~" if weak and aval.weak_type else ""
-    return f"{tilde}{aval.dtype.name}[{','.join((str(d) for d in aval.shape))}]"
+    return f"{tilde}{aval.dtype.name}[{','.join(str(d) for d in aval.shape)}]"
 
 
 def _typematch(a, b) -> bool:
@@ -113,7 +118,7 @@ def _tree_diffs(t1, t2, path: str = "") -> list[tuple[str, str, str, str]]:
     n1, n2 = t1.node_data(), t2.node_data()
     if n1 is None and n2 is None:
         return []
-    kind = lambda n: "pytree leaf" if n is None else str(n[0])  # noqa: E731
+    kind = lambda n: "pytree leaf" if n is None else str(n[0])
     if n1 is None or n2 is None or n1[0] is not n2[0]:
         return [(path, kind(n1), kind(n2), "their Python types differ")]
     c1, c2 = t1.children(), t2.children()
@@ -148,7 +153,7 @@ def _leaf_paths(tree) -> list[str]:
 
 def _check_branch_outputs(api: str, name1, name2, f1, f2, tree1, avals1, tree2, avals2):
     header = f"{name1} is {_fun_info(f1)}\n{name2} is {_fun_info(f2)}\n\n"
-    at = lambda p: f" at path {p}" if p else ""  # noqa: E731
+    at = lambda p: f" at path {p}" if p else ""
     if tree1 != tree2:
         diffs = [f"{name1} output{at(p)} is a {a} but {name2} output{at(p)} is a {b}, so {why}"
                  for p, a, b, why in _tree_diffs(tree1, tree2)]
@@ -440,7 +445,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
       `(final_carry, stacked_ys)`.
 
     >>> lax.scan(lambda c, x: (c + x, c), 0.0, hnp.arange(3.0))
-    (Array(3., dtype=float32), Array([0., 0., 1.], dtype=float32))
+    (Array(3., dtype=float32), Array([0., 0., 1.], dtype=float32, weak_type=True))
     """
     if not callable(f):
         raise TypeError("lax.scan: f argument should be a callable.")
@@ -504,7 +509,7 @@ def _infer_scan_length(xs_flat, length) -> int:
         return length
     if len(set(lengths)) > 1:
         raise ValueError("scan got values with different leading axis sizes: "
-                         f"{', '.join((str(n) for n in lengths))}.")
+                         f"{', '.join(str(n) for n in lengths)}.")
     if not lengths:
         raise ValueError("scan got no values to scan over and `length` not provided.")
     return lengths[0]
@@ -522,7 +527,7 @@ def _scan_unroll(unroll, length: int) -> int:
     return int(value)
 
 
-def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001  (lax.map, as JAX)
+def map(f: Callable, xs, *, batch_size: int | None = None):
     """`stack([f(x) for x in xs])` as a `scan`; with `batch_size`, `vmap` over chunks.
 
     >>> lax.map(lambda x: x * 2.0, hnp.arange(3.0))
@@ -576,4 +581,4 @@ def _batch_and_remainder(xs, batch_size: int):
     return scan_xs, rest
 
 
-__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
+__all__ = ["cond", "fori_loop", "map", "scan", "switch", "while_loop"]

@@ -1,6 +1,13 @@
-"""Array creation: array, zeros, ones, full, eye, arange, linspace, *_like."""
+"""Array creation: array, asarray, zeros, ones, full, *_like, eye, arange, linspace, meshgrid...
+
+Eager constants are numpy values wrapped in `Array` (broadcast views where possible, so `zeros`
+allocates one element). Weak types follow JAX: `full(3, 2.0)` and `zeros_like(2.0)` are weak,
+anything given a `dtype` is strong, and `array([1, 2.5])` (a list) is strong.
+"""
 
 from __future__ import annotations
+
+import builtins
 
 import numpy as np
 
@@ -11,22 +18,42 @@ from hlodiff.numpy._core import check_arraylike
 from hlodiff.prims import elementwise as ew
 from hlodiff.prims import shape as sp
 
+_CONVERTIBLE = (Array, Tracer, list, tuple, np.ndarray, np.generic, bool, int, float, complex)
+
 
 def array(object, dtype=None, copy=True, order=None, ndmin=0):  # noqa: A002
-    """Creates an array (Python scalars give weakly typed arrays, lists strong ones)."""
+    """An array from an array, a Python scalar or a (nested) list or tuple.
+
+    Python scalars give weakly typed arrays, lists and tuples strong ones (`array([1, 2.5])` is
+    float32). `ndmin` prepends size-1 dimensions.
+    """
     out = asarray(object, dtype)
-    if ndmin > get_aval(out).ndim:
-        out = sp.reshape(out, (1,) * (ndmin - get_aval(out).ndim) + get_aval(out).shape)
+    nd = out.ndim
+    if ndmin > nd:
+        out = sp.reshape(out, (1,) * (ndmin - nd) + out.shape)
     return out
 
 
 def asarray(a, dtype=None, order=None, copy=None):
-    if isinstance(a, (Array, Tracer, list, tuple, np.ndarray, np.generic, bool, int, float,
-                      complex)):
+    """`a` as an array (no copy for arrays of the right dtype).
+
+    Raises:
+      TypeError: `a` is not array-like (a string, a dict, an arbitrary object).
+    """
+    if type(a) is bool and dtype is None:  # Python bools are strong, as in JAX
+        return Array(np.asarray(a), False)
+    if isinstance(a, _CONVERTIBLE):
         return _asarray(a, dtype)
-    if hasattr(a, "__array__"):
+    if hasattr(a, "__array__") and not isinstance(a, (str, bytes)):
         return _asarray(np.asarray(a), dtype)
-    raise TypeError(f"asarray: cannot convert {type(a).__name__} to an array.")
+    raise TypeError(f"asarray: cannot convert a value of type {type(a).__name__} to an array; "
+                    "pass an array, a number, or a (nested) list of numbers.")
+
+
+def astype(x, dtype, /, *, copy=False, device=None):
+    """`x` converted to `dtype` (strongly typed, as `x.astype(dtype)`)."""
+    check_arraylike("astype", x)
+    return _asarray(asarray(x), dtype)
 
 
 def _dtype_or_default(dtype, default=None):
@@ -41,26 +68,38 @@ def _shape(shape):
     return sp._shape_tuple(shape)
 
 
-def zeros(shape, dtype=None):
-    return sp.full(_shape(shape), 0, _dtype_or_default(dtype))
+def _constant(shape, value, dtype, weak=False):
+    """A broadcast view of one value: no per-element allocation."""
+    return Array(np.broadcast_to(np.array(value, dtype), shape), weak)
 
 
-def ones(shape, dtype=None):
-    return sp.full(_shape(shape), 1, _dtype_or_default(dtype))
+def zeros(shape, dtype=None, *, device=None):
+    """An array of zeros (float32 by default)."""
+    return _constant(_shape(shape), 0, _dtype_or_default(dtype))
 
 
-def empty(shape, dtype=None):
+def ones(shape, dtype=None, *, device=None):
+    """An array of ones (float32 by default)."""
+    return _constant(_shape(shape), 1, _dtype_or_default(dtype))
+
+
+def empty(shape, dtype=None, *, device=None):
+    """Like `zeros`: arrays are immutable, so there is nothing to leave uninitialized."""
     return zeros(shape, dtype)
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape, fill_value, dtype=None, *, device=None):
+    """An array of `shape` filled with `fill_value` (broadcast if it is an array).
+
+    Without `dtype`, a Python scalar gives a weakly typed result, as in JAX: `full(3, 2.0)`.
+    """
     check_arraylike("full", fill_value)
     shape = _shape(shape)
+    if type(fill_value) is bool and dtype is None:
+        dtype = dtypes.bool_  # Python bools are strong
     if get_aval(fill_value).shape:
         return broadcast_to(asarray(fill_value, dtype), shape)
-    if dtype is None:
-        dtype = dtypes.dtype(fill_value)
-    return sp.full(shape, fill_value, dtypes.canonicalize_dtype(dtype))
+    return sp.full(shape, fill_value, dtype)
 
 
 def _like(a, dtype, shape):
@@ -70,137 +109,228 @@ def _like(a, dtype, shape):
             aval.weak_type and dtype is None)
 
 
-def zeros_like(a, dtype=None, shape=None):
+def zeros_like(a, dtype=None, shape=None, *, device=None):
+    """Zeros with `a`'s shape and dtype (and weak type, unless `dtype` is given)."""
     check_arraylike("zeros_like", a)
-    shape, dtype, weak = _like(a, dtype, shape)
-    return Array(np.broadcast_to(np.zeros((), dtype), shape), weak)
+    return _fill_like(a, 0, dtype, shape)
 
 
-def ones_like(a, dtype=None, shape=None):
+def ones_like(a, dtype=None, shape=None, *, device=None):
+    """Ones with `a`'s shape and dtype (and weak type, unless `dtype` is given)."""
     check_arraylike("ones_like", a)
-    shape, dtype, weak = _like(a, dtype, shape)
-    return Array(np.broadcast_to(np.ones((), dtype), shape), weak)
+    return _fill_like(a, 1, dtype, shape)
 
 
-def full_like(a, fill_value, dtype=None, shape=None):
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+    """`fill_value` with `a`'s shape and dtype (and weak type, unless `dtype` is given)."""
     check_arraylike("full_like", a, fill_value)
+    return _fill_like(a, fill_value, dtype, shape)
+
+
+def _fill_like(a, fill_value, dtype, shape):
     shape, dtype, weak = _like(a, dtype, shape)
-    if isinstance(fill_value, Tracer):
-        return sp.broadcast_in_dim(ew.convert_element_type(fill_value, dtype, weak), shape, ())
-    value = np.asarray(np.asarray(fill_value).astype(dtype))
-    return Array(np.broadcast_to(value, shape), weak)
+    if isinstance(fill_value, Tracer) or get_aval(fill_value).shape:
+        value = ew.convert_element_type(_asarray(fill_value), dtype, weak)
+        return broadcast_to(value, shape)
+    return _constant(shape, np.asarray(fill_value).astype(dtype), dtype, weak)
 
 
 empty_like = zeros_like
 
 
-def eye(N, M=None, k=0, dtype=None):
+def _concrete_int(name, value, what):
+    """`value` as a Python int; arguments that set a shape must be concrete."""
+    if isinstance(value, Tracer) and value.to_concrete_value() is None:
+        from hlodiff.errors import ConcretizationTypeError
+
+        raise ConcretizationTypeError(value, f"The {what} argument of {name}")
+    return int(value)
+
+
+def eye(N, M=None, k=0, dtype=None, *, device=None):
+    """A 2-D array with ones on the k-th diagonal (float32 by default)."""
+    n = _concrete_int("eye", N, "N")
+    m = n if M is None else _concrete_int("eye", M, "M")
     dtype = _dtype_or_default(dtype)
-    return Array(np.eye(int(N), None if M is None else int(M), int(k), dtype=dtype), False)
+    return Array(np.eye(n, m, _concrete_int("eye", k, "k"), dtype=dtype), False)
 
 
 def identity(n, dtype=None):
+    """The n x n identity matrix."""
     return eye(n, dtype=dtype)
 
 
-def arange(start, stop=None, step=None, dtype=None):
-    """Like numpy.arange; arguments must be concrete (the size depends on them)."""
-    for v in (start, stop, step):
-        if isinstance(v, Tracer) and v.to_concrete_value() is None:
+def tri(N, M=None, k=0, dtype=None):
+    """Ones at and below the k-th diagonal."""
+    n = _concrete_int("tri", N, "N")
+    m = n if M is None else _concrete_int("tri", M, "M")
+    return Array(np.tri(n, m, int(k), dtype=_dtype_or_default(dtype)), False)
+
+
+def arange(start, stop=None, step=None, dtype=None, *, device=None):
+    """Evenly spaced values in [start, stop), like numpy.arange.
+
+    The arguments must be concrete (the size depends on them). Integers give int32, any float
+    gives float32; the result is never weak.
+    """
+    vals = [None if v is None else _scalar_value("arange", v) for v in (start, stop, step)]
+    if dtype is None:
+        dtype = dtypes.result_type(*(v for v in vals if v is not None))
+    dtype = dtypes.canonicalize_dtype(dtype)
+    start, stop, step = vals
+    if stop is None:
+        start, stop = 0, start
+    return Array(np.arange(start, stop, 1 if step is None else step, dtype=dtype), False)
+
+
+def _scalar_value(name, v):
+    if isinstance(v, Tracer):
+        value = v.to_concrete_value()
+        if value is None:
             from hlodiff.errors import ConcretizationTypeError
 
-            raise ConcretizationTypeError(v, "The size argument of arange")
-    vals = [np.asarray(v).item() if isinstance(v, (Array, Tracer)) else v
-            for v in (start, stop, step)]
-    start, stop, step = vals
-    if dtype is None:
-        args = [v for v in (start, stop, step) if v is not None]
-        dtype = dtypes.result_type(*args)
-    dtype = dtypes.canonicalize_dtype(dtype)
-    if stop is None:
-        out = np.arange(start, dtype=dtype) if step is None else np.arange(0, start, step,
-                                                                          dtype=dtype)
-    else:
-        out = np.arange(start, stop, 1 if step is None else step, dtype=dtype)
-    return Array(out, False)
+            raise ConcretizationTypeError(v, f"An argument of {name} (it sets the size)")
+        v = value
+    check_arraylike(name, v)
+    if isinstance(v, (Array, np.ndarray, np.generic)):
+        if np.ndim(v) != 0:
+            raise ValueError(f"{name}: arguments must be scalars, got shape {np.shape(v)}")
+        return np.asarray(v)[()]
+    return v
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
-    """`num` evenly spaced samples over [start, stop] (traced endpoints allowed)."""
-    num = int(num)
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+             device=None):
+    """`num` evenly spaced samples over [start, stop] (over [start, stop) without endpoint).
+
+    `start` and `stop` may be arrays (the samples run along `axis`) and may be traced.
+    """
+    num = _concrete_int("linspace", num, "num")
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     check_arraylike("linspace", start, stop)
     out_dtype = _dtype_or_default(dtype, dtypes.default_float_dtype())
-    comp = dtypes.to_inexact_dtype(out_dtype) if not dtypes.is_inexact(out_dtype) else out_dtype
-    start_a = ew.convert_element_type(_asarray(start), comp, False)
-    stop_a = ew.convert_element_type(_asarray(stop), comp, False)
+    comp = out_dtype if dtypes.is_inexact(out_dtype) else dtypes.default_float_dtype()
+    start = ew.convert_element_type(_asarray(start), comp, False)
+    stop = ew.convert_element_type(_asarray(stop), comp, False)
+    shape = np.broadcast_shapes(start.shape, stop.shape)
+    start, stop = broadcast_to(start, shape), broadcast_to(stop, shape)
     div = (num - 1) if endpoint else num
-    steps = np.arange(num, dtype=comp)
-    if get_aval(start_a).shape or get_aval(stop_a).shape:
-        return _linspace_nd(start_a, stop_a, num, div, endpoint, retstep, out_dtype, axis)
-    delta = ew.sub(stop_a, start_a)
-    step = ew.div(delta, ew._const(delta, div)) if div > 0 else ew.mul(delta, ew._const(delta,
-                                                                                         np.nan))
-    body = ew.add(start_a, ew.mul(Array(steps, False), step)) if num else Array(
-        np.zeros(0, comp), False)
-    if endpoint and num > 1:
-        body = _set_last(body, stop_a)
-    out = ew.convert_element_type(body, out_dtype, False)
-    return (out, step) if retstep else out
-
-
-def _set_last(body, value):
-    n = get_aval(body).shape[0]
-    head = sp.slice_in_dim(body, 0, n - 1)
-    return sp.concatenate([head, sp.reshape(value, (1,))], 0)
-
-
-def _linspace_nd(start, stop, num, div, endpoint, retstep, out_dtype, axis):
-    shape = np.broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
-    start = broadcast_to(start, shape)
-    stop = broadcast_to(stop, shape)
-    frac = np.arange(num, dtype=get_aval(start).dtype) / max(div, 1)
-    frac_b = sp.broadcast_in_dim(Array(frac, False), (num,) + shape, (0,))
     delta = ew.sub(stop, start)
-    body = ew.add(sp.broadcast_in_dim(start, (num,) + shape, tuple(range(1, len(shape) + 1))),
-                  ew.mul(frac_b, sp.broadcast_in_dim(delta, (num,) + shape,
-                                                     tuple(range(1, len(shape) + 1)))))
-    out = sp.moveaxis(ew.convert_element_type(body, out_dtype, False), 0, axis)
-    step = ew.div(delta, ew._const(delta, max(div, 1)))
+    step = ew.div(delta, np.array(div, comp)) if div > 0 else ew.mul(delta, np.array(np.nan,
+                                                                                     comp))
+    out = _linspace_body(start, stop, delta, num, div, endpoint, shape)
+    if not dtypes.is_inexact(out_dtype):
+        out = ew.floor(out)
+    out = sp.moveaxis(ew.convert_element_type(out, out_dtype, False), 0,
+                      _axis_in(axis, len(shape) + 1))
     return (out, step) if retstep else out
+
+
+def _linspace_body(start, stop, delta, num, div, endpoint, shape):
+    """start + i * delta / div for i < num, with the last sample exactly `stop`."""
+    dims = tuple(range(1, len(shape) + 1))
+    frac = np.arange(num, dtype=start.dtype) / np.array(builtins.max(div, 1), start.dtype)
+    frac = sp.broadcast_in_dim(Array(frac, False), (num,) + shape, (0,))
+    body = ew.add(sp.broadcast_in_dim(start, (num,) + shape, dims),
+                  ew.mul(frac, sp.broadcast_in_dim(delta, (num,) + shape, dims)))
+    if endpoint and num > 1:
+        head = sp.slice_in_dim(body, 0, num - 1)
+        body = sp.concatenate([head, sp.broadcast_in_dim(stop, (1,) + shape, dims)], 0)
+    return body
+
+
+def _axis_in(axis, ndim):
+    from hlodiff.numpy._core import canonicalize_axis
+
+    return canonicalize_axis(axis, ndim)
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """base ** linspace(start, stop, num)."""
     from hlodiff.numpy._ufuncs import power
 
-    return power(base, linspace(start, stop, num, endpoint, dtype=dtype, axis=axis))
+    out = power(base, linspace(start, stop, num, endpoint, dtype=None, axis=axis))
+    return out if dtype is None else ew.convert_element_type(out, dtype, False)
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """Samples evenly spaced on a log scale from start to stop (both nonzero)."""
     from hlodiff.numpy._ufuncs import exp, log
 
-    return exp(linspace(log(start), log(stop), num, endpoint, dtype=dtype, axis=axis))
+    out = exp(linspace(log(start), log(stop), num, endpoint, axis=axis))
+    return out if dtype is None else ew.convert_element_type(out, dtype, False)
 
 
 def broadcast_to(array, shape):
+    """`array` broadcast to `shape` (numpy's rules).
+
+    Raises:
+      ValueError: the shapes are incompatible.
+    """
     check_arraylike("broadcast_to", array)
     x = _asarray(array)
     shape = _shape(shape)
-    in_shape = get_aval(x).shape
+    in_shape = x.shape
     if in_shape == shape:
         return x
-    if len(in_shape) > len(shape):
-        raise ValueError(f"Cannot broadcast array of shape {in_shape} to shape {shape}: the "
-                         "target has fewer dimensions.")
     lead = len(shape) - len(in_shape)
-    for a, b in zip(in_shape, shape[lead:]):
-        if a not in (1, b):
-            raise ValueError(f"Incompatible shapes for broadcasting: {in_shape} and requested "
-                             f"shape {shape}")
+    if lead < 0 or any(a not in (1, b) for a, b in zip(in_shape, shape[lead:])):
+        raise ValueError(f"Incompatible shapes for broadcasting: {in_shape} and requested "
+                         f"shape {shape}")
     return sp.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
-def tri(N, M=None, k=0, dtype=None):
-    dtype = _dtype_or_default(dtype)
-    return Array(np.tri(int(N), None if M is None else int(M), int(k), dtype=dtype), False)
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Coordinate arrays from 1-D coordinate vectors (`indexing='xy'` swaps the first two)."""
+    check_arraylike("meshgrid", *xi)
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"Valid values for indexing are 'xy' and 'ij', got {indexing}")
+    args = [_asarray(x) for x in xi]
+    if any(a.ndim != 1 for a in args):
+        raise ValueError("Arguments to hlodiff.numpy.meshgrid must be 1D, got shapes "
+                         f"{[a.shape for a in args]}")
+    if indexing == "xy" and len(args) >= 2:
+        args[0], args[1] = args[1], args[0]
+    shape = tuple(1 if sparse else a.shape[0] for a in args)
+    out = []
+    for i, a in enumerate(args):
+        target = shape[:i] + (a.shape[0],) + shape[i + 1:] if sparse else shape
+        out.append(sp.broadcast_in_dim(a, target, (i,)))
+    if indexing == "xy" and len(args) >= 2:
+        out[0], out[1] = out[1], out[0]
+    return out
+
+
+def indices(dimensions, dtype=None, sparse=False):
+    """The index grids of an array of shape `dimensions` (stacked unless `sparse`)."""
+    dtype = _dtype_or_default(dtype, dtypes.default_int_dtype())
+    dims = tuple(int(d) for d in dimensions)
+    out = np.indices(dims, dtype=dtype, sparse=sparse)
+    return tuple(Array(o, False) for o in out) if sparse else Array(out, False)
+
+
+def _index_pair(rows, cols):
+    int_dtype = dtypes.default_int_dtype()
+    return Array(rows.astype(int_dtype), False), Array(cols.astype(int_dtype), False)
+
+
+def tril_indices(n, k=0, m=None):
+    """The (row, column) indices of the lower triangle of an n x m array."""
+    return _index_pair(*np.tril_indices(int(n), int(k), None if m is None else int(m)))
+
+
+def triu_indices(n, k=0, m=None):
+    """The (row, column) indices of the upper triangle of an n x m array."""
+    return _index_pair(*np.triu_indices(int(n), int(k), None if m is None else int(m)))
+
+
+def diag_indices(n, ndim=2):
+    """The indices of the main diagonal of an n x ... x n array."""
+    idx = Array(np.arange(int(n), dtype=dtypes.default_int_dtype()), False)
+    return (idx,) * int(ndim)
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "annotations", "builtins", "np", "dtypes", "Array", "Tracer", "get_aval", "ew", "sp",
+    "check_arraylike")]

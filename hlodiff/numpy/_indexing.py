@@ -49,7 +49,7 @@ class _Parsed(NamedTuple):
 def _as_tuple(idx) -> tuple:
     if isinstance(idx, tuple):
         return idx
-    if isinstance(idx, list):
+    if isinstance(idx, (list, range)):
         raise TypeError(
             "Using a non-tuple sequence for multidimensional indexing is not allowed; use "
             "`arr[array(seq)]` instead of `arr[seq]` (or `arr[tuple(seq)]` for one index per "
@@ -69,8 +69,8 @@ def _classify(i, position):
         return bool(i), _Kind.BOOL
     if isinstance(i, (int, np.integer)):
         return i, _Kind.INT
-    if isinstance(i, (list, tuple)):
-        i = np.zeros(0, np.int32) if len(i) == 0 else asarray(i)
+    if isinstance(i, (list, tuple, range)):
+        i = np.zeros(0, np.int32) if len(i) == 0 else asarray(list(i))
     if isinstance(i, (Array, np.ndarray)):
         i = np.asarray(core.to_numpy(i))
     if isinstance(i, (np.ndarray, Tracer)):
@@ -588,11 +588,13 @@ class IndexUpdateRef:
         kw = dict(indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
                   mode=mode)
         rounds, hits = 1, None
-        counts = _scatter_update(np.zeros(get_aval(x).shape, np.int32), idx, 1, ix.scatter_add,
-                                 mode=mode)
-        c = core.concrete_value(counts) if not isinstance(counts, Tracer) else None
-        if c is not None and c.size and int(c.max()) > 1:
-            rounds, hits = int(c.max()), getitem(counts, idx, mode="clip")
+        if not unique_indices and not _has_tracer(_parse(idx, get_aval(x).shape)):
+            with core.set_current_trace(core.eval_trace):  # concrete indices: count eagerly
+                counts = _scatter_update(np.zeros(get_aval(x).shape, np.int32), idx, 1,
+                                         ix.scatter_add, mode=mode)
+            c = core.to_numpy(counts)
+            if c.size and int(c.max()) > 1:
+                rounds, hits = int(c.max()), getitem(counts, idx, mode="clip")
         y = x
         for r in range(rounds):
             old = getitem(y, idx, mode="clip")
@@ -603,6 +605,10 @@ class IndexUpdateRef:
                 new = where(ew.gt(hits, np.array(r, np.int32)), new, old)
             y = _scatter_update(y, idx, new, ix.scatter, **kw)
         return y
+
+
+def _has_tracer(parsed) -> bool:
+    return any(isinstance(p.index, Tracer) for p in parsed)
 
 
 def _ones_like(x):

@@ -2,8 +2,12 @@
 
 Each function promotes its operands the way `jax.numpy` does (`promote_args*` in `_core`), checks
 the dtypes JAX rejects (eager evaluation skips the primitives' shape rules, so the check lives
-here), and binds primitives. Constants come from `_const`, which keeps the operand's weak type:
-`hnp.deg2rad(90.0)` is weak, as in JAX.
+here), and binds primitives.
+
+Weak types follow JAX's implementations, which differ only in their constants: `_const` is
+`lax._const` (weak for a weak scalar operand, else strong: `hnp.deg2rad(90.0)` is weak, the same
+on a weak `[3]` array is strong), `_strong_const` is a numpy constant (always strong) and
+`_literal` a Python number in JAX's code (always weak).
 """
 
 from __future__ import annotations
@@ -48,15 +52,30 @@ def _check(name: str, x, allowed: frozenset, error=TypeError):
 
 
 def _const(x, value):
-    """A 0-d constant of `x`'s dtype with `x`'s weak type (JAX's `lax._const`): a constant
-    never makes a weak result strong."""
+    """JAX's `lax._const(x, value)`: weak if `x` is a weak scalar, else a strong 0-d array."""
     c = np.array(value, x.dtype)
-    return Array(c, True) if x.weak_type else c
+    return Array(c, True) if x.weak_type and not x.shape else c
+
+
+def _strong_const(x, value):
+    return np.array(value, x.dtype)
+
+
+def _literal(x, value):
+    """A Python number in JAX's code, e.g. `quotient - 1`: weak, in `x`'s dtype."""
+    return Array(np.array(value, x.dtype), True)
+
+
+def _where_same(cond, x, y):
+    """`jnp.where` on operands of one dtype: weak only if both are (shapes broadcast)."""
+    if getattr(x, "weak_type", False) != getattr(y, "weak_type", False):
+        x, y = _strong(x), _strong(y)
+    return ew.select_n(cond, y, x)
 
 
 def _strong(x):
     """`x` with a strong dtype, where JAX's implementation gives a strong result."""
-    return ew.convert_element_type(x, x.dtype, False) if x.weak_type else x
+    return ew.convert_element_type(x, x.dtype, False) if getattr(x, "weak_type", False) else x
 
 
 def _full_like_bool(x, value: bool):
@@ -79,10 +98,15 @@ def _to_bool(x):
 # --- families ---------------------------------------------------------------------------------
 
 
-def _unary_inexact(name, prim, allowed=_NUMBERS | _BOOL):
-    def fn(x, /):
-        (x,) = promote_dtypes_inexact(name, x)
-        return prim.bind(_check(name, x, allowed))
+def _unary_inexact(name, prim, allowed=None):
+    if allowed is None:  # every inexact dtype: nothing to check after promotion
+        def fn(x, /):
+            (x,) = promote_dtypes_inexact(name, x)
+            return prim.bind(x)
+    else:
+        def fn(x, /):
+            (x,) = promote_dtypes_inexact(name, x)
+            return prim.bind(_check(name, x, allowed))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name}, like `numpy.{name}` (bool and integers promote to float)."
@@ -202,8 +226,10 @@ def arctan2(x1, x2, /):
     """The angle of the point (x2, x1), in (-pi, pi]."""
     x1, x2 = promote_args_inexact("arctan2", x1, x2)
     if _is_complex(x1):
-        raise TypeError("arctan2 is not implemented for complex inputs in hlodiff; pass real "
-                        "arrays (e.g. np.real(z), np.imag(z)).")
+        # XLA's complex atan2: -i log((x2 + i x1) / sqrt(x1^2 + x2^2)).
+        i = _const(x1, 1j)
+        ratio = ew.div(ew.add(x2, ew.mul(i, x1)), ew.sqrt(ew.add(ew.mul(x1, x1), ew.mul(x2, x2))))
+        return ew.mul(ew.neg(i), ew.log(ratio))
     return ew.atan2(x1, x2)
 
 
@@ -233,7 +259,7 @@ def floor_divide(x1, x2, /):
     if x1.dtype in _INTS:
         q = ew.div(x1, x2)
         wrong, _ = _fix_rem(x2, ew.rem(x1, x2))
-        return ew.select_n(wrong, q, ew.sub(q, _const(q, 1)))
+        return ew.select_n(wrong, q, ew.sub(q, _literal(q, 1)))
     return _float_divmod(x1, x2)[0]
 
 
@@ -242,7 +268,7 @@ def _float_divmod(x1, x2):
     mod = ew.rem(x1, x2)
     div = ew.div(ew.sub(x1, mod), x2)
     wrong, mod = _fix_rem(x2, mod)
-    div = ew.select_n(wrong, div, ew.sub(div, _const(div, 1)))
+    div = ew.select_n(wrong, div, ew.sub(div, _literal(div, 1)))
     return ew.round(div, 1), mod
 
 
@@ -282,10 +308,16 @@ def power(x1, x2, /):
             raise TypeError(f"Integers cannot be raised to negative powers, got "
                             f"integer_pow({x1.aval.str_short()}, {int(x2)}).")
         return ew.integer_pow(x1, int(x2))
-    x1, x2 = promote_args_numeric("power", x1, x2)
-    if x1.dtype in _INTS:
-        return _integer_power_array(x1, x2)
-    return ew.pow(x1, x2)
+    y1, y2 = promote_args_numeric("power", x1, x2)
+    if y1.dtype in _INTS:
+        return _integer_power_array(y1, y2)
+    (x1,), (x2,) = promote_dtypes("power", x1), promote_dtypes("power", x2)
+    if x2.dtype in _INTS and _is_inexact(x1):
+        # An inexact base with an integer exponent array keeps the base's dtype, and the result
+        # is weak only if both are (JAX's lax.pow(x1, x2) without promotion).
+        x1, x2 = promote_shapes("power", x1, ew.convert_element_type(x2, x1.dtype, x2.weak_type))
+        return ew.pow(x1, x2)
+    return ew.pow(y1, y2)
 
 
 pow = power  # noqa: A001
@@ -293,12 +325,12 @@ pow = power  # noqa: A001
 
 def _integer_power_array(x, y):
     """Integer ** integer array by binary exponentiation over y's bits (0 ** 0 == 1).
-    Six squarings suffice: any |x| > 1 overflows 64 bits before y reaches 64."""
-    one = _const(y, 1)
-    zero = _const(y, 0)
-    acc = ew.select_n(ew.and_(ew.eq(x, _const(x, 0)), ew.ne(y, zero)), _const(x, 1),
-                      _const(x, 0))
-    acc = ew.add(acc, ew.mul(x, _const(x, 0)))  # broadcast to the output shape
+    Six squarings suffice: any |x| > 1 overflows 64 bits before y reaches 64. The result is
+    strong, as in JAX (its constants are numpy values)."""
+    one, zero = _strong_const(y, 1), _strong_const(y, 0)
+    acc = ew.select_n(ew.and_(ew.eq(x, _strong_const(x, 0)), ew.ne(y, zero)),
+                      _strong_const(x, 1), _strong_const(x, 0))
+    acc = ew.add(acc, ew.mul(_strong(x), _strong_const(x, 0)))  # the output shape
     for _ in range(6):
         acc = ew.select_n(ew.ne(ew.and_(y, one), zero), acc, ew.mul(acc, x))
         x = ew.mul(x, x)
@@ -475,10 +507,11 @@ def angle(z, deg: bool = False):
     (z,) = promote_dtypes("angle", z)
     if _is_complex(z):
         re, im = ew.real(z), ew.imag(z)
-    else:
-        dtype = z.dtype if z.dtype in _FLOATS and z.ndim else dtypes.default_float_dtype()
-        re = ew.convert_element_type(z, dtype, False)
-        im = Array(np.zeros((), dtype), False)
+    elif z.dtype in _FLOATS and z.ndim:
+        re, im = z, imag(z)
+    else:  # JAX converts these to the default float: a strong result
+        re = ew.convert_element_type(z, dtypes.default_float_dtype(), False)
+        im = _strong_const(re, 0)
     out = ew.atan2(im, re)
     return rad2deg(out) if deg else out
 
@@ -507,10 +540,11 @@ def isinf(x, /):
     (x,) = promote_dtypes("isinf", x)
     if _is_complex(x):
         re, im = ew.abs(ew.real(x)), ew.abs(ew.imag(x))
-        return ew.or_(ew.eq(re, _const(re, np.inf)), ew.eq(im, _const(im, np.inf)))
+        inf = _strong_const(re, np.inf)
+        return ew.or_(ew.eq(re, inf), ew.eq(im, inf))
     if x.dtype not in _FLOATS:
         return _full_like_bool(x, False)
-    return ew.eq(ew.abs(x), _const(x, np.inf))
+    return ew.eq(ew.abs(x), _strong_const(x, np.inf))
 
 
 def _isposneginf(name, infinity):
@@ -520,7 +554,7 @@ def _isposneginf(name, infinity):
             raise ValueError("isposinf/isneginf are not well defined for complex types")
         if x.dtype not in _FLOATS:
             return _full_like_bool(x, False)
-        return _strong(ew.eq(x, _const(x, infinity)))
+        return ew.eq(x, _strong_const(x, infinity))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"True where x is {'+' if infinity > 0 else '-'}inf."
@@ -535,15 +569,15 @@ def signbit(x, /):
     """True where the sign bit is set (-0.0 included)."""
     (x,) = promote_dtypes("signbit", x)
     if x.dtype in _INTS:
-        return _strong(ew.lt(x, _const(x, 0)))
+        return ew.lt(x, _strong_const(x, 0))
     if x.dtype == dtypes.bool_:
         return _full_like_bool(x, False)
     if x.dtype not in _FLOATS:
         raise ValueError(f"hlodiff.numpy.signbit is not well defined for {x.dtype.name}")
-    zero = _const(x, 0)
-    negative_zero = ew.and_(ew.eq(x, zero), ew.lt(ew.div(_const(x, 1), x), zero))
-    # NaNs carry no sign here (numpy reads the bit; JAX too, but -nan is rare).
-    return _strong(ew.or_(ew.lt(x, zero), negative_zero))
+    zero = _strong_const(x, 0)
+    negative_zero = ew.and_(ew.eq(x, zero), ew.lt(ew.div(_strong_const(x, 1), x), zero))
+    # NaNs count as positive here (numpy and JAX read the sign bit of -nan).
+    return ew.or_(ew.lt(x, zero), negative_zero)
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
@@ -576,11 +610,8 @@ greater_equal = _binary("greater_equal", ew.ge_p)
 
 def _logical(name, prim):
     def fn(x1, x2, /):
-        # Each operand becomes bool on its own (JAX): an int array and a float scalar give a
-        # strong result, two Python scalars a weak one.
-        check_arraylike(name, x1, x2)
-        x1, x2 = (_to_bool(promote_dtypes(name, x)[0]) for x in (x1, x2))
-        return prim.bind(*promote_shapes(name, x1, x2))
+        x1, x2 = promote_args(name, x1, x2)
+        return prim.bind(_to_bool(x1), _to_bool(x2))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} of the truth values of x1 and x2."
@@ -647,8 +678,7 @@ fmin = _nan_select("fmin", ew.lt)
 def logaddexp(x1, x2, /):
     """log(exp(x1) + exp(x2)) without overflow; equal infinities give themselves."""
     x1, x2 = promote_args_inexact("logaddexp", x1, x2)
-    amax = ew.max(x1, x2) if not _is_complex(x1) else ew.select_n(
-        ew.gt(ew.real(x1), ew.real(x2)), x2, x1)
+    amax = ew.max(x1, x2)  # lexicographic for complex
     if _is_complex(x1):
         delta = ew.sub(ew.add(x1, x2), ew.mul(amax, _const(amax, 2)))
         out = ew.add(amax, ew.log1p(ew.exp(delta)))
@@ -661,9 +691,8 @@ def logaddexp(x1, x2, /):
 def logaddexp2(x1, x2, /):
     """log2(2**x1 + 2**x2) without overflow."""
     x1, x2 = promote_args_inexact("logaddexp2", x1, x2)
-    amax = ew.max(x1, x2) if not _is_complex(x1) else ew.select_n(
-        ew.gt(ew.real(x1), ew.real(x2)), x2, x1)
-    inv_ln2 = np.array(1 / np.log(2), amax.dtype)  # strong, as in JAX
+    amax = ew.max(x1, x2)
+    inv_ln2 = _const(amax, 1 / np.log(2))
     if _is_complex(x1):
         delta = ew.sub(ew.add(x1, x2), ew.mul(amax, _const(amax, 2)))
         out = ew.add(amax, ew.mul(inv_ln2, ew.log1p(ew.exp2(delta))))
@@ -675,9 +704,10 @@ def logaddexp2(x1, x2, /):
 
 def _wrap_between(x, bound):
     """x wrapped into [-bound, bound) (the imaginary part of a complex log)."""
-    two = _const(x, 2 * bound)
-    return ew.sub(ew.sub(x, ew.mul(two, ew.floor(ew.div(ew.add(x, _const(x, bound)), two)))),
-                  _const(x, 0))
+    a, two_a, zero = _const(x, bound), _const(x, 2 * bound), _const(x, 0)
+    r = ew.rem(ew.add(x, a), two_a)
+    r = ew.select_n(ew.lt(r, zero), r, ew.add(r, two_a))
+    return ew.sub(r, a)
 
 
 def hypot(x1, x2, /):
@@ -688,12 +718,13 @@ def hypot(x1, x2, /):
                          "values first, e.g. with abs(x).")
     x1, x2 = ew.abs(x1), ew.abs(x2)
     big, small = ew.max(x1, x2), ew.min(x1, x2)
-    is_zero = ew.eq(big, _const(big, 0))
-    ratio = ew.div(small, ew.select_n(is_zero, big, _const(big, 1)))
-    out = ew.select_n(is_zero, ew.mul(big, ew.sqrt(ew.add(_const(big, 1), ew.mul(ratio, ratio)))),
-                      big)
+    is_zero = ew.eq(big, _literal(big, 0))
+    ratio = ew.div(small, ew.select_n(is_zero, big, _literal(big, 1)))
+    scaled = ew.mul(big, ew.sqrt(ew.add(_literal(big, 1), ew.mul(ratio, ratio))))
+    out = ew.select_n(is_zero, scaled, big)
     inf = _const(out, np.inf)
-    return _strong(ew.select_n(ew.or_(ew.eq(x1, inf), ew.eq(x2, inf)), out, inf))
+    any_inf = ew.or_(ew.eq(x1, _strong_const(x1, np.inf)), ew.eq(x2, _strong_const(x2, np.inf)))
+    return _where_same(any_inf, inf, out)
 
 
 def copysign(x1, x2, /):
@@ -712,8 +743,8 @@ def heaviside(x1, x2, /):
         raise TypeError("heaviside does not accept complex inputs")
     zero = _const(x1, 0)
     at_zero = ew.select_n(ew.ne(x1, x1), x2, x1)
-    pos = ew.select_n(ew.gt(x1, zero), at_zero, _const(x1, 1))
-    return _strong(ew.select_n(ew.lt(x1, zero), pos, zero))
+    pos = _where_same(ew.gt(x1, zero), _const(x1, 1), at_zero)
+    return _where_same(ew.lt(x1, zero), zero, pos)
 
 
 # --- selection --------------------------------------------------------------------------------------
@@ -768,9 +799,52 @@ def select(condlist, choicelist, default=0):
     out = default
     for cond, choice in reversed(list(zip(condlist, choicelist))):
         out = where(cond, choice, out)
-    return _strong(out) if out.weak_type and not all(
-        getattr(c, "weak_type", type(c) in (int, float, complex))
-        for c in (*choicelist, default)) else out
+    return out
+
+
+def polyval(p, x, *, unroll=16):
+    """The polynomial with coefficients `p` (highest degree first) at `x` (Horner's rule)."""
+    check_arraylike("polyval", p, x)
+    p, x = promote_dtypes("polyval", p, x)
+    if p.ndim != 1:
+        raise ValueError(f"polyval: coefficients must be 1-D, got shape {p.shape}")
+    from hlodiff.prims import shape as sp
+
+    y = Array(np.zeros(x.shape, x.dtype), x.weak_type and p.weak_type)
+    for i in range(p.shape[0]):
+        y = add(multiply(y, x), sp.squeeze(sp.slice_in_dim(p, i, i + 1), (0,)))
+    return y
+
+
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """Piecewise-linear interpolation of the points (xp, fp) (xp increasing) at `x`; `left` and
+    `right` (default fp[0] and fp[-1]) beyond the ends."""
+    check_arraylike("interp", x, xp, fp)
+    if period is not None:
+        raise NotImplementedError("interp(period=...) is not implemented; wrap x yourself")
+    x, xp, fp = promote_dtypes_inexact("interp", x, xp, fp)
+    if xp.ndim != 1 or fp.ndim != 1 or xp.shape != fp.shape or not xp.shape[0]:
+        raise ValueError("interp: xp and fp must be non-empty 1-D arrays of the same length, got "
+                         f"shapes {xp.shape} and {fp.shape}")
+    from hlodiff.numpy._indexing import take
+    from hlodiff.numpy._reductions import sum as np_sum
+    from hlodiff.prims import shape as sp
+
+    n = xp.shape[0]
+    # i = searchsorted(xp, x, side="right"), clipped to [1, n - 1]: x lies in [xp[i-1], xp[i]].
+    count = np_sum(less_equal(sp.expand_dims(xp, tuple(range(x.ndim))),
+                              sp.expand_dims(x, (x.ndim,))), axis=-1)
+    i = clip(count, 1, max(n - 1, 1))
+    lo = subtract(i, 1)
+    x0, x1 = take(xp, lo, mode="clip"), take(xp, i, mode="clip")
+    f0, f1 = take(fp, lo, mode="clip"), take(fp, i, mode="clip")
+    dx = subtract(x1, x0)
+    flat = equal(dx, 0)
+    slope = true_divide(subtract(f1, f0), where(flat, 1, dx))
+    f = where(flat, f0, add(f0, multiply(subtract(x, x0), slope)))
+    first, last = take(fp, 0), take(fp, n - 1)
+    f = where(less(x, take(xp, 0)), first if left is None else left, f)
+    return where(greater(x, take(xp, n - 1)), last if right is None else right, f)
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (

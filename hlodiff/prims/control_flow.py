@@ -23,7 +23,9 @@ import numpy as np
 from hlodiff import core
 from hlodiff.core import Array, Primitive, get_aval, set_current_trace
 from hlodiff.ir import ClosedJaxpr, Jaxpr, Literal, Var, eval_jaxpr
-from hlodiff.transforms import jvp as jvp_mod, partial_eval, transpose as tr
+from hlodiff.transforms import jvp as jvp_mod
+from hlodiff.transforms import partial_eval
+from hlodiff.transforms import transpose as tr
 from hlodiff.transforms.batching import BatchTrace, bdim_at_front, not_mapped
 from hlodiff.transforms.jvp import Zero, add_tangents, instantiate_zeros, tangent_aval
 from hlodiff.transforms.staging import DynamicJaxprTrace, trace_to_jaxpr
@@ -226,11 +228,11 @@ def _cond_partial_eval(trace, args, params):
     known = tuple(_join_cond_outputs(s[0], num_known, all_res, sl) for s, sl in zip(splits, slots))
     unknown = tuple(_join_cond_res_inputs(s[1], all_res, sl) for s, sl in zip(splits, slots))
     known_ops = [x for x, u in zip(ops, ops_uk) if not u]
-    outs = cond_p.bind_with_trace(trace.parent, [index, *known_ops], dict(branches=known)) \
+    outs = cond_p.bind_with_trace(trace.parent, [index, *known_ops], {"branches": known}) \
         if num_known or all_res else []
     known_outs, res = outs[:num_known], outs[num_known:]
     unknown_ops = [x for x, u in zip(ops, ops_uk) if u]
-    staged = _stage(trace, cond_p, [index, *res, *unknown_ops], dict(branches=unknown)) \
+    staged = _stage(trace, cond_p, [index, *res, *unknown_ops], {"branches": unknown}) \
         if any(out_uk) else []
     return _merge(out_uk, known_outs, staged)
 
@@ -413,8 +415,9 @@ def _while_partial_eval(trace, args, params):
     body_known = _rebind(body_known, outvars=known_outs)
     cond_known = _rebind(cond_known, outvars=cond_known.jaxpr.outvars[:1])
     known_args = [x for x, u in zip(args, cconst_uk + bconst_uk + carry_uk) if not u]
-    known_params = dict(cond_jaxpr=cond_known, body_jaxpr=body_known,
-                        cond_nconsts=cconst_uk.count(False), body_nconsts=bconst_uk.count(False))
+    known_params = {"cond_jaxpr": cond_known, "body_jaxpr": body_known,
+                    "cond_nconsts": cconst_uk.count(False),
+                    "body_nconsts": bconst_uk.count(False)}
     out_known = while_p.bind_with_trace(trace.parent, known_args, known_params)
     if not any(carry_uk):
         return out_known
@@ -573,7 +576,7 @@ def _regroup(closed: ClosedJaxpr, in_sizes, in_order, out_sizes, out_order) -> C
 def _scan_partial_eval(trace, args, params):
     """A known scan (known carries and ys, plus residuals stacked as extra ys) and an unknown
     scan reading them. Residuals that are known consts are passed as consts, not stacked."""
-    jaxpr, length = params["jaxpr"], params["length"]
+    jaxpr = params["jaxpr"]
     num_consts, num_carry = params["num_consts"], params["num_carry"]
     num_ys = len(jaxpr.out_avals) - num_carry
     uk = [trace.is_unknown(x) for x in args]
@@ -702,4 +705,4 @@ scan_p.transpose = _scan_transpose
 scan_p.batch = _scan_batch
 
 
-__all__ = ["cond_p", "while_p", "scan_p"]
+__all__ = ["cond_p", "scan_p", "while_p"]

@@ -330,12 +330,22 @@ defjvp2(abs_p, _abs_jvp)
 
 
 def _integer_pow_impl(x, *, y):
-    if y == 0:
-        return np.ones_like(x)
+    """x ** y by repeated squaring, as XLA computes it (np.power rounds x**3 differently)."""
     if y < 0 and dtypes.is_integer(x.dtype):
         raise ValueError("integer_pow with a negative exponent needs a floating-point base")
-    out = np.power(x, np.array(builtins.abs(y), x.dtype) if dtypes.is_integer(x.dtype) else builtins.abs(y))
-    return (np.array(1, x.dtype) / out).astype(x.dtype) if y < 0 else out.astype(x.dtype)
+    acc = None
+    base = x
+    n = builtins.abs(y)
+    while n:
+        if n & 1:
+            acc = base if acc is None else acc * base
+        n >>= 1
+        if n:
+            base = base * base
+    if acc is None:
+        return np.ones_like(x)
+    acc = np.asarray(acc, x.dtype)
+    return (np.array(1, x.dtype) / acc).astype(x.dtype) if y < 0 else acc
 
 
 def _integer_pow_jvp(g, x, *, y):

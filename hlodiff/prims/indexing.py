@@ -150,7 +150,12 @@ def _clamped_starts(shape, starts, sizes):
     return [min(max(int(s), 0), d - n) for s, d, n in zip(starts, shape, sizes)]
 
 
+def _avals(*xs):
+    return [ShapedArray(np.shape(x), np.asarray(x).dtype) for x in xs]
+
+
 def _dynamic_slice_impl(operand, *starts, slice_sizes):
+    _dynamic_slice_abstract(*_avals(operand, *starts), slice_sizes=slice_sizes)
     starts = _clamped_starts(operand.shape, starts, slice_sizes)
     return operand[tuple(slice(s, s + n) for s, n in zip(starts, slice_sizes))]
 
@@ -292,6 +297,7 @@ def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True):
 
 
 def _dus_impl(operand, update, *starts):
+    _dus_abstract(*_avals(operand, update, *starts))
     starts = _clamped_starts(operand.shape, starts, update.shape)
     out = np.array(operand, copy=True)
     out[tuple(slice(s, s + n) for s, n in zip(starts, update.shape))] = update
@@ -445,7 +451,10 @@ def _gather_abstract(operand, indices, *, dimension_numbers, slice_sizes, indice
 def _gather_impl(operand, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
                  unique_indices, mode, fill_value):
     dn = dimension_numbers
-    out_shape = _gather_shape(operand, indices, dn, slice_sizes)
+    out_shape = _gather_abstract(*_avals(operand, indices), dimension_numbers=dn,
+                                 slice_sizes=slice_sizes, indices_are_sorted=indices_are_sorted,
+                                 unique_indices=unique_indices, mode=mode,
+                                 fill_value=fill_value).shape
     if 0 in out_shape:
         return np.zeros(out_shape, operand.dtype)
     starts, valid = _window_starts(operand.shape, indices, dn.start_index_map,
@@ -625,10 +634,14 @@ def _scatter_abstract(name):
     return rule
 
 
-def _scatter_impl(combine):
+def _scatter_impl(name, combine):
+    check = _scatter_abstract(name)
+
     def impl(operand, indices, updates, *, dimension_numbers, indices_are_sorted,
              unique_indices, mode):
         dn = dimension_numbers
+        check(*_avals(operand, indices, updates), dimension_numbers=dn,
+              indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode)
         out = np.array(operand, copy=True)
         if updates.size == 0:
             return out
@@ -689,7 +702,7 @@ def _scatter_batch(p):
 
 def _scatter_primitive(name, combine) -> Primitive:
     p = Primitive(name)
-    p.impl = _scatter_impl(combine)
+    p.impl = _scatter_impl(name, combine)
     p.abstract_eval = _scatter_abstract(name)
     p.weak_type_rule = _operand_weak
     p.batch = _scatter_batch(p)
@@ -802,8 +815,9 @@ def _scatter_extremal_jvp(p):
         num_updates = back(add(zeros_o, ew.select_n(won, zeros_u, ones_u)))
         num_refs = back(add(zeros_o, ones_u))
         one = np.ones((), dtype)
-        share = ew.select_n(kept, ew.div(one, num_updates), ew.div(one, ew.add(num_updates,
-                                                                                 one)))
+        # (losers have num_updates == 0; their coefficient is zeroed below, so avoid 1/0)
+        share = ew.select_n(kept, ew.div(one, ew.max(num_updates, one)),
+                            ew.div(one, ew.add(num_updates, one)))
         updates_coef = ew.select_n(won, zeros_u, share)
         operand_share = ew.select_n(kept, zeros_u, ew.div(one, ew.add(num_updates, one)))
         operand_coef = ew.div(ew.sub(operand_share, one), num_refs)

@@ -371,6 +371,36 @@ def _erf_f64_impl(x):
     return np.where(np.isnan(x), x, np.where(np.isinf(x), np.sign(x), _erf_f64(x)))
 
 
+_TANH_NUM = [_h32(b) for b in (0xA59F25C0, 0x2A61337E, 0xAEBD37FF, 0x335C0041, 0x3779434A,
+                                0x3A270DED, 0x3BA059DC)]
+_TANH_DEN = [_h32(b) for b in (0x35A0D3D8, 0x38F895D6, 0x3B14AA05, 0x3BA059DD)]
+
+
+def _tanh_f32(x):
+    """Eigen's `generic_fast_tanh_float` as XLA compiles it: x P(x^2) / Q(x^2) on x clamped to
+    +-7.9988, x itself below 4e-4, +-1 from 20 on."""
+    f, clip = _f32, _h32(0x40FFF644)
+    with np.errstate(all="ignore"):
+        c = np.where(x < -clip, -clip, np.where(x > clip, clip, x))
+        x2 = c * c
+        num = _fma32(x2, _TANH_NUM[0], _TANH_NUM[1])
+        for k in _TANH_NUM[2:]:
+            num = _fma32(x2, num, k)
+        den = _fma32(x2, _TANH_DEN[0], _TANH_DEN[1])
+        for k in _TANH_DEN[2:]:
+            den = _fma32(x2, den, k)
+        out = np.where(np.abs(x) < f(4e-4), x, (c * num) / den)
+        return np.where(np.abs(x) >= f(20), np.copysign(f(1), x), out).astype(f)
+
+
+# XLA's kernels for lax.log / log1p / tanh, for the elementwise `log_p`/`log1p_p`/`tanh_p` to
+# take as their `impl` (float64 tanh is left to them): then `gumbel`, `exponential` and
+# `categorical` are bit-exact with JAX too, and so is the spec's Jacobian of `predict`.
+xla_log_impl = _ftz(_by_dtype(_log_f32, _log_f64, _log_f64))
+xla_log1p_impl = _ftz(_by_dtype(_log1p, _log1p, _log1p))
+xla_tanh_f32_impl = _ftz(_tanh_f32)
+
+
 # ---------------------------------------------------------------------------------------------
 # erf_inv, erf
 
