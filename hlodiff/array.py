@@ -7,6 +7,8 @@ buffers and copy to host lazily, the first time their values are needed (`np.asa
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hlodiff import dtypes
@@ -63,7 +65,7 @@ class Array:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __len__(self):
         shape = self.shape

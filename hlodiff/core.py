@@ -12,6 +12,7 @@ A primitive is declared once, with all its rules beside it (see `hlodiff/prims/_
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Callable, Sequence
 
@@ -43,7 +44,7 @@ class ShapedArray:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def update(self, shape=None, dtype=None, weak_type=None) -> "ShapedArray":
         return ShapedArray(
@@ -91,7 +92,8 @@ class AbstractToken:
 
 
 def _scalar_aval(x) -> ShapedArray:
-    return ShapedArray((), dtypes.dtype(x), weak_type=True)
+    # Python bools are strongly typed in JAX; ints, floats and complexes are weak.
+    return ShapedArray((), dtypes.dtype(x), weak_type=type(x) is not bool)
 
 
 def get_aval(x) -> ShapedArray:

@@ -96,8 +96,12 @@ def tree_to_json(treedef) -> Any:
     if nodetype is dict:
         return {"node": "dict", "keys": _json_keys(aux), "children": children}
     if issubclass(nodetype, tuple) and hasattr(nodetype, "_fields"):
-        return {"node": "namedtuple", "name": nodetype.__name__,
-                "fields": list(nodetype._fields), "children": children}
+        return {
+            "node": "namedtuple",
+            "name": nodetype.__name__,
+            "fields": list(nodetype._fields),
+            "children": children,
+        }
     name = f"{nodetype.__module__}.{nodetype.__qualname__}"
     return {"node": "custom", "name": name, "children": children}
 
@@ -105,8 +109,10 @@ def tree_to_json(treedef) -> Any:
 def _json_keys(keys) -> list:
     for k in keys:
         if not (k is None or isinstance(k, (str, int, float, bool))):
-            raise TypeError(f"dict key {k!r} ({type(k).__name__}) cannot be recorded in "
-                            "signature.json; use str, int, float or bool keys")
+            raise TypeError(
+                f"dict key {k!r} ({type(k).__name__}) cannot be recorded in "
+                "signature.json; use str, int, float or bool keys"
+            )
     return list(keys)
 
 
@@ -154,8 +160,11 @@ def tree_leaf_names(tree, prefix: str = "") -> list[str]:
     if tree is None:
         return []
     keys = tree.get("keys") or tree.get("fields") or range(len(tree["children"]))
-    return [name for k, c in zip(keys, tree["children"])
-            for name in tree_leaf_names(c, f"{prefix}/{k}" if prefix else str(k))]
+    return [
+        name
+        for k, c in zip(keys, tree["children"])
+        for name in tree_leaf_names(c, f"{prefix}/{k}" if prefix else str(k))
+    ]
 
 
 def tree_str(tree, leaf: Callable[[], str] = lambda: "*") -> str:
@@ -205,16 +214,26 @@ class Exported:
         (path / "signature.json").write_text(json.dumps(self.signature, indent=1) + "\n")
         return path
 
+    _loaded: ExportedFunction | None = field(default=None, repr=False, compare=False)
+
     def __call__(self, *args):
         """Runs the compiled module in process on the target's default device."""
-        return ExportedFunction(self.vmfb, self.signature)(*args)
+        if self._loaded is None:
+            self._loaded = ExportedFunction(self.vmfb, self.signature)
+        return self._loaded(*args)
 
     def __repr__(self) -> str:
         return f"Exported({signature_str(self.signature)} for {self.signature['target']})"
 
 
-def export(fun: Callable, *arg_specs, target: str = "cpu", static_argnums=(),
-           name: str | None = None, cpu: str = "host") -> Exported:
+def export(
+    fun: Callable,
+    *arg_specs,
+    target: str = "cpu",
+    static_argnums=(),
+    name: str | None = None,
+    cpu: str = "host",
+) -> Exported:
     """Traces `fun` for the given argument specs and compiles it for `target`.
 
     Args:
@@ -230,23 +249,17 @@ def export(fun: Callable, *arg_specs, target: str = "cpu", static_argnums=(),
     Returns:
       An `Exported`: `.mlir_text`, `.vmfb`, `.signature`, `.save(directory)`.
     Raises:
-      ValueError: an unknown target or an out-of-range static position.
+      ValueError: an unknown target, `cpu` given for another target, a static position out of
+        range.
       TypeError: an argument leaf is not array-like, or a dict key is not JSON-writable.
 
         >>> exp = hd.export(lambda x: x * 2.0, hd.ShapeDtypeStruct((3,), "float32"))
         >>> exp.save("double")      # then: hd.load_exported("double")(np.ones(3, np.float32))
     """
-    from hlodiff.api import make_jaxpr
-
-    _check_target(target)
+    _check_target(target, cpu)
     static = _static_positions(static_argnums, len(arg_specs))
-    dyn = tuple(a for i, a in enumerate(arg_specs) if i not in static)
-    leaves, in_tree = tree_flatten(dyn)
-    specs = [_as_spec(x, i) for i, x in enumerate(leaves)]
-    args = _with_specs(arg_specs, static, in_tree.unflatten(specs))
     t0 = time.perf_counter()
-    closed, out_shape = make_jaxpr(fun, static_argnums=tuple(static), return_shape=True)(*args)
-    out_leaves, out_tree = tree_flatten(out_shape)
+    closed, in_tree, specs, out_tree, out_specs = _trace(fun, arg_specs, static)
     t1 = time.perf_counter()
     from hlodiff.lowering import lower_jaxpr
 
@@ -255,7 +268,7 @@ def export(fun: Callable, *arg_specs, target: str = "cpu", static_argnums=(),
     from hlodiff import runtime
     from hlodiff.runtime.compile import resolve_target
 
-    extra = (f"--iree-llvmcpu-target-cpu={cpu}",) if target == "cpu" and cpu != "host" else ()
+    extra = (f"--iree-llvmcpu-target-cpu={cpu}",) if cpu != "host" else ()
     vmfb = runtime.compile_module(lowered.text, target, extra_flags=extra)
     t3 = time.perf_counter()
     arg_names = _arg_names(fun, len(arg_specs))
@@ -267,7 +280,7 @@ def export(fun: Callable, *arg_specs, target: str = "cpu", static_argnums=(),
         "compile_flags": list(resolve_target(target).flags + extra), **_versions(),
         "arg_names": dyn_names,
         "inputs": _leaf_specs(tree_to_json(in_tree), specs, dyn_names),
-        "outputs": _leaf_specs(tree_to_json(out_tree), out_leaves),
+        "outputs": _leaf_specs(tree_to_json(out_tree), out_specs),
         "in_tree": tree_to_json(in_tree), "out_tree": tree_to_json(out_tree),
         "static_args": [{"position": i, "name": arg_names[i], "value": repr(arg_specs[i])}
                         for i in sorted(static)],
@@ -276,9 +289,25 @@ def export(fun: Callable, *arg_specs, target: str = "cpu", static_argnums=(),
     return Exported(lowered.text, vmfb, signature, timings)
 
 
-def _check_target(target) -> None:
+def _trace(fun, arg_specs, static: set[int]):
+    """The closed jaxpr of `fun` on the specs, with the flat input and output specs and trees."""
+    from hlodiff.api import make_jaxpr
+
+    dyn = tuple(a for i, a in enumerate(arg_specs) if i not in static)
+    leaves, in_tree = tree_flatten(dyn)
+    specs = [_as_spec(x, i) for i, x in enumerate(leaves)]
+    it = iter(in_tree.unflatten(specs))
+    args = [a if i in static else next(it) for i, a in enumerate(arg_specs)]
+    closed, out_shape = make_jaxpr(fun, static_argnums=tuple(static), return_shape=True)(*args)
+    out_specs, out_tree = tree_flatten(out_shape)
+    return closed, in_tree, specs, out_tree, out_specs
+
+
+def _check_target(target, cpu: str) -> None:
     if target not in TARGETS:
         raise ValueError(f"unknown export target {target!r}; use one of {', '.join(TARGETS)}")
+    if cpu != "host" and target != "cpu":
+        raise ValueError(f"cpu={cpu!r} applies to target 'cpu' only, not {target!r}")
 
 
 def _static_positions(static_argnums, n_args: int) -> set[int]:
@@ -299,15 +328,12 @@ def _as_spec(x, index: int):
     try:
         aval = get_aval(x)
     except TypeError:
-        raise TypeError(f"export: argument leaf {index} ({type(x).__name__}: {x!r:.60}) is not an "
-                        "array, a ShapeDtypeStruct or a Python scalar; pass one, or make that "
-                        "argument static with static_argnums") from None
+        raise TypeError(
+            f"export: argument leaf {index} ({type(x).__name__}: {x!r:.60}) is not an "
+            "array, a ShapeDtypeStruct or a Python scalar; pass one, or make that "
+            "argument static with static_argnums"
+        ) from None
     return ShapeDtypeStruct(aval.shape, aval.dtype, aval.weak_type)
-
-
-def _with_specs(arg_specs, static: set[int], dyn_specs) -> list:
-    it = iter(dyn_specs)
-    return [a if i in static else next(it) for i, a in enumerate(arg_specs)]
 
 
 def _arg_names(fun, n_args: int) -> list[str]:
@@ -326,10 +352,15 @@ def _leaf_specs(tree, specs, arg_names: list[str] | None = None) -> list[dict]:
     if arg_names is None:
         names = tree_leaf_names(tree)
     else:  # inputs: each argument's leaves are named after its parameter
-        names = [n for child, arg in zip(tree["children"], arg_names)
-                 for n in tree_leaf_names(child, arg)]
-    return [{"name": n, "shape": list(s.shape), "dtype": np.dtype(s.dtype).name}
-            for n, s in zip(names, specs)]
+        names = [
+            n
+            for child, arg in zip(tree["children"], arg_names)
+            for n in tree_leaf_names(child, arg)
+        ]
+    return [
+        {"name": n, "shape": list(s.shape), "dtype": np.dtype(s.dtype).name}
+        for n, s in zip(names, specs)
+    ]
 
 
 def _cpu_fields(target: str, cpu: str) -> dict:
@@ -349,9 +380,11 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             return "unknown"
 
-    return {"hlodiff_version": __version__,
-            "iree_compiler_version": version("iree-base-compiler"),
-            "iree_runtime_version": version("iree-base-runtime")}
+    return {
+        "hlodiff_version": __version__,
+        "iree_compiler_version": version("iree-base-compiler"),
+        "iree_runtime_version": version("iree-base-runtime"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,8 +408,9 @@ def load_exported(directory, device=None) -> ExportedFunction:
     signature = read_signature(path)
     vmfb_path = path / "module.vmfb"
     if not vmfb_path.is_file():
-        raise FileNotFoundError(f"{vmfb_path} is missing; export again with Exported.save or "
-                                "`hlodiff compile`")
+        raise FileNotFoundError(
+            f"{vmfb_path} is missing; export again with Exported.save or `hlodiff compile`"
+        )
     return ExportedFunction(vmfb_path.read_bytes(), signature, device)
 
 
@@ -384,20 +418,26 @@ def read_signature(directory) -> dict:
     """The signature.json of an export directory, checked for format and version."""
     path = Path(directory) / "signature.json"
     if not Path(directory).is_dir():
-        raise FileNotFoundError(f"no export directory {directory}; write one with "
-                                "Exported.save(directory) or `hlodiff compile ... --out DIR`")
+        raise FileNotFoundError(
+            f"no export directory {directory}; write one with "
+            "Exported.save(directory) or `hlodiff compile ... --out DIR`"
+        )
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: {directory} is not an hlodiff export "
-                                "(expected module.vmfb and signature.json)")
+        raise FileNotFoundError(
+            f"{path} is missing: {directory} is not an hlodiff export "
+            "(expected module.vmfb and signature.json)"
+        )
     try:
         signature = json.loads(path.read_text())
     except ValueError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); export again") from None
     if not isinstance(signature, dict) or signature.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an hlodiff export signature (no \"format\": \"{FORMAT}\")")
+        raise ValueError(f'{path} is not an hlodiff export signature (no "format": "{FORMAT}")')
     if signature.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} has format_version {signature['format_version']}; this hlodiff "
-                         f"reads version {FORMAT_VERSION}; upgrade hlodiff")
+        raise ValueError(
+            f"{path} has format_version {signature['format_version']}; this hlodiff "
+            f"reads version {FORMAT_VERSION}; upgrade hlodiff"
+        )
     return signature
 
 
@@ -410,9 +450,11 @@ class ExportedFunction:
         self.signature = signature
         self.device = runtime.get_device(device or signature["target"])
         if self.device.platform != signature["target"]:
-            raise ValueError(f"{signature['name']} was exported for {signature['target']}, not "
-                             f"{self.device.platform}; export again with target="
-                             f"{self.device.platform!r}")
+            raise ValueError(
+                f"{signature['name']} was exported for {signature['target']}, not "
+                f"{self.device.platform}; export again with target="
+                f"{self.device.platform!r}"
+            )
         note = host_cpu_mismatch(signature)
         if note:
             warnings.warn(note, RuntimeWarning, stacklevel=3)
@@ -424,13 +466,17 @@ class ExportedFunction:
         sig = self.signature
         n_args = len(sig["in_tree"]["children"])
         if len(args) != n_args:
-            raise TypeError(f"{sig['name']} takes {n_args} argument(s) {signature_str(sig)}, "
-                            f"but {len(args)} were given" + _static_note(sig))
+            raise TypeError(
+                f"{sig['name']} takes {n_args} argument(s) {signature_str(sig)}, "
+                f"but {len(args)} were given" + _static_note(sig)
+            )
         leaves, treedef = tree_flatten(args)
         given = tree_to_json(treedef)
         if given != sig["in_tree"]:
-            raise TypeError(f"{sig['name']} was exported for arguments structured as "
-                            f"{tree_str(sig['in_tree'])}, but was called with {tree_str(given)}")
+            raise TypeError(
+                f"{sig['name']} was exported for arguments structured as "
+                f"{tree_str(sig['in_tree'])}, but was called with {tree_str(given)}"
+            )
         arrays = [_host_value(x, spec, sig["name"]) for x, spec in zip(leaves, sig["inputs"])]
         check_inputs(sig, arrays)
         outs = [Array.from_buffer(b) for b in self._function(*arrays)]
@@ -457,8 +503,10 @@ def _host_value(x, spec: dict, fname: str):
     want = np.dtype(spec["dtype"])
     if isinstance(x, (bool, int, float, complex)):
         if _KIND_RANK[np.asarray(x).dtype.kind] > _KIND_RANK.get(want.kind, 2):
-            raise TypeError(f"{fname}: input {spec['name']!r} is the Python {type(x).__name__} "
-                            f"{x!r}, which does not fit {spec_str(spec)}")
+            raise TypeError(
+                f"{fname}: input {spec['name']!r} is the Python {type(x).__name__} "
+                f"{x!r}, which does not fit {spec_str(spec)}"
+            )
         return np.asarray(x, want)
     arr = np.asarray(x) if isinstance(x, Array) else x
     if not isinstance(arr, (np.ndarray, np.generic)):
@@ -477,17 +525,23 @@ def check_inputs(signature: dict, arrays: Sequence[np.ndarray]) -> None:
     specs = signature["inputs"]
     if len(arrays) != len(specs):
         expected = ", ".join(f"{s['name']}: {spec_str(s)}" for s in specs)
-        raise TypeError(f"{signature['name']} takes {len(specs)} input array(s) ({expected}), "
-                        f"but {len(arrays)} were given")
+        raise TypeError(
+            f"{signature['name']} takes {len(specs)} input array(s) ({expected}), "
+            f"but {len(arrays)} were given"
+        )
     for i, (arr, spec) in enumerate(zip(arrays, specs)):
         got = f"{_short(arr.dtype)}[{','.join(map(str, arr.shape))}]"
         where = f"input {i} ({spec['name']!r}) of {signature['name']}"
         if arr.dtype != np.dtype(spec["dtype"]):
-            raise TypeError(f"{where} has dtype {got}, expected {spec_str(spec)}; convert it "
-                            f"with .astype(np.{np.dtype(spec['dtype']).name})")
+            raise TypeError(
+                f"{where} has dtype {got}, expected {spec_str(spec)}; convert it "
+                f"with .astype(np.{np.dtype(spec['dtype']).name})"
+            )
         if list(arr.shape) != list(spec["shape"]):
-            raise ValueError(f"{where} has shape {got}, expected {spec_str(spec)}; the module "
-                             "was exported for fixed shapes: export again for this shape")
+            raise ValueError(
+                f"{where} has shape {got}, expected {spec_str(spec)}; the module "
+                "was exported for fixed shapes: export again for this shape"
+            )
 
 
 def host_cpu_mismatch(signature: dict) -> str | None:
@@ -499,9 +553,11 @@ def host_cpu_mismatch(signature: dict) -> str | None:
 
     if recorded == cpu_identity():
         return None
-    return (f"{signature['name']} was compiled for the host CPU {recorded!r}, and this is "
-            f"{cpu_identity()!r}; it may crash on missing instructions. Export with "
-            "cpu='generic' (`hlodiff compile --cpu generic`) for a portable module.")
+    return (
+        f"{signature['name']} was compiled for the host CPU {recorded!r}, and this is "
+        f"{cpu_identity()!r}; it may crash on missing instructions. Export with "
+        "cpu='generic' (`hlodiff compile --cpu generic`) for a portable module."
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ and lax ops), so it runs eagerly, under `vmap`/`grad`, and is staged into a `jit
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -283,7 +283,7 @@ def key(seed) -> PRNGKeyArray:
     return PRNGKeyArray(_seed("key", seed))
 
 
-def PRNGKey(seed):  # noqa: N802  (JAX's name)
+def PRNGKey(seed):
     """A legacy raw key: the uint32[2] data `key(seed)` wraps."""
     return _seed("PRNGKey", seed)
 
@@ -412,7 +412,7 @@ def _uniform(data, shape, dtype, minval, maxval):
     maxval = _to_rank(lax.convert_element_type(maxval, dtype), len(shape))
     info = dtypes.finfo(dtype)
     nbits, nmant = info.bits, info.nmant
-    rng_bits = nbits if nmant >= 8 else 8  # 8-bit floats still sample a full byte
+    rng_bits = nbits if nmant >= 8 else 8  # bfloat16: a byte of random bits is enough
     raw = lax.convert_element_type(_random_bits(data, rng_bits, shape), _UINT[nbits])
     mantissa = lax.shift_right_logical(raw, _UINT[nbits].type(rng_bits - nmant))
     # == bitcast(mantissa | bits(1.0)) - 1.0, exactly
@@ -501,7 +501,16 @@ def gumbel(key, shape: Sequence[int] = (), dtype=None, mode: str | None = None):
     return _gumbel(data, _shape("gumbel", shape), dtype, mode or "low")
 
 
+def _check_gumbel_mode(mode: str) -> None:
+    if mode == "highest":
+        raise NotImplementedError("gumbel mode='highest' (JAX's clz-based float32 conversion) "
+                                  "is not implemented; use mode='high'.")
+    if mode not in ("low", "high"):
+        raise ValueError(f"Must provide valid mode for gumbel ('low' or 'high'), got: {mode!r}")
+
+
 def _gumbel(data, shape, dtype, mode):
+    _check_gumbel_mode(mode)
     info = dtypes.finfo(dtype)
     if mode == "high":
         u = _uniform(data, (2, *shape), dtype, 0.0, 1.0)
@@ -510,9 +519,6 @@ def _gumbel(data, shape, dtype, mode):
                     np.array(info.tiny, dtype))
         x = lax.select(lax.ge(high, np.array(0.5, dtype)), high, x)
         return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x)))))
-    if mode != "low":
-        raise ValueError(f"Must provide valid mode for gumbel ('low' or 'high'), got: {mode!r}"
-                         + ("; 'highest' is not implemented" if mode == "highest" else ""))
     u = _uniform(data, shape, dtype, np.array(info.tiny, dtype), 1.0)
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
@@ -676,7 +682,7 @@ def choice(key, a, shape: Sequence[int] = (), replace: bool = True, p=None, axis
         result = lax.slice_in_dim(perm, 0, n_draws, axis=axis if ashape else 0)
     else:
         ind = _choice_indices(data, shape, n_inputs, replace, p, mode)
-        result = ind if not ashape else _take(arr, ind, axis)
+        result = ind if not ashape else hnp.take(arr, ind, axis=axis)
     out_shape = shape if not ashape else ashape[:axis] + shape + ashape[axis + 1:]
     return hnp.reshape(result, out_shape)
 
@@ -701,34 +707,10 @@ def _choice_indices(data, shape, n_inputs, replace, p, mode):
     return _top_k_indices(g, math.prod(shape)).astype(dtypes.default_int_dtype())
 
 
-def _take(arr, ind, axis: int):
-    """`arr` indexed by integer array `ind` along `axis` (numpy `take`)."""
-    take = getattr(hnp, "take", None)
-    if take is not None:
-        return take(arr, ind, axis=axis)
-    # No gather primitive yet: a one-hot mask picks one entry per output (exact, any dtype).
-    ashape, ishape = get_aval(arr).shape, get_aval(ind).shape
-    n = ashape[axis]
-    out_shape = ashape[:axis] + ishape + ashape[axis + 1:]
-    k = len(ishape)
-    hit = hnp.equal(hnp.expand_dims(ind, -1), hnp.arange(n))  # ishape + (n,)
-    hit = lax.broadcast_in_dim(hit, out_shape[:axis + k] + (n,) + out_shape[axis + k:],
-                               tuple(range(axis, axis + k + 1)))
-    src = lax.broadcast_in_dim(arr, out_shape[:axis + k] + (n,) + out_shape[axis + k:],
-                               tuple(range(axis)) + (axis + k,)
-                               + tuple(range(axis + k + 1, len(out_shape) + 1)))
-    picked = hnp.where(hit, src, hnp.zeros((), get_aval(arr).dtype))
-    return hnp.sum(picked, axis=axis + k, dtype=get_aval(arr).dtype)
-
-
 def multivariate_normal(key, mean, cov, shape: Sequence[int] | None = None, dtype=None,
                         method: str = "cholesky"):
-    """Samples of N(mean, cov): mean + L z with cov = L L^T.
-
-    The factorization uses `hlodiff.numpy.linalg.cholesky` / `eigh` / `svd` when they exist;
-    until the decomposition primitives land it runs numpy's on a concrete `cov`, and raises
-    `ConcretizationTypeError` for a traced one (under `jit`, or differentiating w.r.t. `cov`).
-    """
+    """Samples of N(mean, cov): mean + F z with F F^T = cov (F from `method`: 'cholesky',
+    or 'eigh' / 'svd' for singular covariances)."""
     data, _ = _key_data_of(key, "multivariate_normal", allow_batched=False)
     if method not in ("svd", "eigh", "cholesky"):
         raise ValueError("method must be one of {'svd', 'eigh', 'cholesky'}")
@@ -757,31 +739,14 @@ def multivariate_normal(key, mean, cov, shape: Sequence[int] | None = None, dtyp
 
 
 def _factor(cov, method: str):
-    linalg = hnp.linalg
-    if method == "cholesky" and hasattr(linalg, "cholesky"):
-        return linalg.cholesky(cov)
-    if method == "eigh" and hasattr(linalg, "eigh"):
-        w, v = linalg.eigh(cov)
-        return hnp.multiply(v, hnp.sqrt(hnp.expand_dims(w, -2)))
-    if method == "svd" and hasattr(linalg, "svd"):
-        u, s, _ = linalg.svd(cov)
-        return hnp.multiply(u, hnp.sqrt(hnp.expand_dims(s, -2)))
-    value = core.concrete_value(cov)
-    if value is None:
-        raise core.ConcretizationTypeError(
-            cov, f"multivariate_normal(method={method!r}) factors `cov` with numpy until "
-            "hlodiff.numpy.linalg has the decomposition, so `cov` must be concrete (not traced "
-            "by jit, vmap or a derivative)")
-    value = np.asarray(value)
+    """A matrix F with F F^T = cov."""
     if method == "cholesky":
-        out = np.linalg.cholesky(value)
-    elif method == "eigh":
-        w, v = np.linalg.eigh(value)
-        out = v * np.sqrt(w[..., None, :])
-    else:
-        u, s, _ = np.linalg.svd(value)
-        out = u * np.sqrt(s[..., None, :])
-    return hnp.asarray(out.astype(value.dtype))
+        return hnp.linalg.cholesky(cov)
+    if method == "eigh":
+        w, v = hnp.linalg.eigh(cov)
+        return hnp.multiply(v, hnp.sqrt(hnp.expand_dims(w, -2)))
+    u, s, _ = hnp.linalg.svd(cov)
+    return hnp.multiply(u, hnp.sqrt(hnp.expand_dims(s, -2)))
 
 
 __all__ = [

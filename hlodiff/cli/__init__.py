@@ -42,8 +42,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hlodiff", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--debug", action="store_true",
-                        help="show Python tracebacks for errors (may appear anywhere)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show Python tracebacks for errors (may appear anywhere)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
@@ -55,12 +58,12 @@ def main(argv=None) -> int:
     """Runs the `hlodiff` command line with `argv` (default: `sys.argv[1:]`); returns the exit
     status (0 ok, 1 failed, 2 bad command line)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "bench" in argv and all(a == "--debug" for a in argv[: argv.index("bench")]):
+        return _bench(argv[argv.index("bench") + 1 :])  # its options are its own
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     command = argv[0] if argv and argv[0] in _NAMES else None
     try:
-        if command == "bench":
-            return _bench(argv[1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -75,8 +78,12 @@ def main(argv=None) -> int:
         return 130
     except Exception as e:  # noqa: BLE001 -- the user's code or IREE failed: one line first
         detail = str(e).strip() or type(e).__name__
-        _report(command, f"{type(e).__name__}: {detail}", debug,
-                hint="rerun with --debug for the traceback")
+        _report(
+            command,
+            f"{type(e).__name__}: {detail}",
+            debug,
+            hint="rerun with --debug for the traceback",
+        )
         return 1
 
 

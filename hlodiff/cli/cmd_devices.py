@@ -16,7 +16,7 @@ def main(args) -> int:
     for platform in PLATFORMS:
         found = runtime.devices(platform)
         for d in found:
-            print(f"{platform:<7} {d!r:<17} driver {d.driver:<11} {d.name}")
+            print(f"{platform:<7} {d!r:<19} driver {d.driver:<11} {d.name}")
         if not found:
             reason = getattr(devices_module, "_probes", {}).get(platform, {}).get("error")
             print(f"{platform:<7} (none)" + (f"  {reason}" if reason else ""))

@@ -12,11 +12,15 @@ from .errors import UsageError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("inspect", help="show an export's signature and MLIR",
-                       description=__doc__)
+    p = sub.add_parser("inspect", help="show an export's signature and MLIR", description=__doc__)
     p.add_argument("directory", metavar="DIR", help="an export directory (hlodiff compile --out)")
-    p.add_argument("--lines", type=int, default=20, metavar="N",
-                   help="how many lines of module.mlir to print (default 20; 0 for none)")
+    p.add_argument(
+        "--lines",
+        type=int,
+        default=20,
+        metavar="N",
+        help="how many lines of module.mlir to print (default 20; 0 for none)",
+    )
     p.add_argument("--json", action="store_true", help="print signature.json as it is")
     p.set_defaults(handler=main)
 
@@ -30,14 +34,18 @@ def main(args) -> int:
     if args.json:
         print(json.dumps(sig, indent=1))
         return 0
-    print(f"{directory}/: {sig['name']} for {sig['target']} (driver {sig['driver']}), entry "
-          f"@{sig['entry']}")
+    print(
+        f"{directory}/: {sig['name']} for {sig['target']} (driver {sig['driver']}), entry "
+        f"@{sig['entry']}"
+    )
     for line in signature_lines(sig):
         print(line)
     if "cpu" in sig:
         print(f"  cpu        {sig['cpu']}" + (f" ({sig['host_cpu']})" if "host_cpu" in sig else ""))
-    print(f"  built by   hlodiff {sig['hlodiff_version']}, iree-base-compiler "
-          f"{sig['iree_compiler_version']}")
+    print(
+        f"  built by   hlodiff {sig['hlodiff_version']}, iree-base-compiler "
+        f"{sig['iree_compiler_version']}"
+    )
     print(f"  flags      {' '.join(sig['compile_flags'])}")
     print(f"  files      {file_sizes(directory)}")
     hlodiff_run, iree_run = run_commands(sig, directory)

@@ -20,10 +20,18 @@ from .errors import CliError, UsageError
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run an exported module on .npy inputs", description=__doc__)
     p.add_argument("directory", metavar="DIR", help="an export directory (hlodiff compile --out)")
-    p.add_argument("--input", action="append", default=[], metavar="FILE.npy",
-                   help="the next input array, in signature order")
-    p.add_argument("--output", metavar="FILE",
-                   help="save the outputs: .npz (keys: output names) or .npy (one output)")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE.npy",
+        help="the next input array, in signature order",
+    )
+    p.add_argument(
+        "--output",
+        metavar="FILE",
+        help="save the outputs: .npz (keys: output names) or .npy (one output)",
+    )
     p.add_argument("--device", help="cpu, vulkan, cuda or e.g. vulkan:1 (default: the target)")
     p.set_defaults(handler=main)
 
@@ -42,7 +50,7 @@ def main(args) -> int:
     try:
         check_inputs(sig, arrays)
     except (TypeError, ValueError) as e:
-        raise CliError(f"{e} (hlodiff inspect {directory} lists the inputs)") from e
+        raise CliError(f"{e} (hlodiff inspect {directory} lists the inputs)") from None
     device = _device(args.device or sig["target"], sig)
     warning = host_cpu_mismatch(sig)
     if warning:
@@ -74,8 +82,10 @@ def _check_output_path(output: str | None, sig: dict) -> None:
     if suffix not in (".npz", ".npy"):
         raise UsageError(f"--output {output}: use a .npz file (or .npy for a single output)")
     if suffix == ".npy" and len(sig["outputs"]) != 1:
-        raise UsageError(f"--output {output}: {sig['name']} has {len(sig['outputs'])} outputs; "
-                         "save them to a .npz file")
+        raise UsageError(
+            f"--output {output}: {sig['name']} has {len(sig['outputs'])} outputs; "
+            "save them to a .npz file"
+        )
 
 
 def _device(spec: str, sig: dict):
@@ -85,11 +95,15 @@ def _device(spec: str, sig: dict):
         device = runtime.get_device(spec)
     except runtime.DeviceNotFoundError as e:
         first = str(e).splitlines()[0]
-        raise CliError(f"{first} `hlodiff devices` lists the devices here; compile for one of "
-                       "them with `hlodiff compile --target ...`") from e
+        raise CliError(
+            f"{first} `hlodiff devices` lists the devices here; compile for one of "
+            "them with `hlodiff compile --target ...`"
+        ) from None
     if device.platform != sig["target"]:
-        raise CliError(f"{sig['name']} was compiled for {sig['target']}, not {device.platform}; "
-                       f"recompile with `hlodiff compile ... --target {device.platform}`")
+        raise CliError(
+            f"{sig['name']} was compiled for {sig['target']}, not {device.platform}; "
+            f"recompile with `hlodiff compile ... --target {device.platform}`"
+        )
     return device
 
 
@@ -104,4 +118,6 @@ def _emit(sig: dict, outs: list[np.ndarray], output: str | None) -> None:
         np.save(output, outs[0])
     else:
         np.savez(output, **dict(zip(names, outs)))
-    print(f"wrote {output}: {', '.join(f'{n} {spec_str(s)}' for n, s in zip(names, sig['outputs']))}")
+    print(
+        f"wrote {output}: {', '.join(f'{n} {spec_str(s)}' for n, s in zip(names, sig['outputs']))}"
+    )

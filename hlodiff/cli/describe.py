@@ -22,18 +22,23 @@ def _table(title: str, specs: list[dict]) -> list[str]:
     if not specs:
         return [f"  {title:<9}  (none)"]
     width = max(len(s["name"]) for s in specs)
-    return [f"  {title if i == 0 else '':<9}  {i:>2} {s['name']:<{width}}  {spec_str(s)}"
-            for i, s in enumerate(specs)]
+    return [
+        f"  {title if i == 0 else '':<9}  {i:>2} {s['name']:<{width}}  {spec_str(s)}"
+        for i, s in enumerate(specs)
+    ]
 
 
 def file_sizes(directory: Path) -> str:
-    return ", ".join(f"{name} {_size(directory / name)}" for name in FILES
-                     if (directory / name).exists())
+    return ", ".join(
+        f"{name} {_size(directory / name)}" for name in FILES if (directory / name).exists()
+    )
 
 
 def _size(path: Path) -> str:
     n = path.stat().st_size
-    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / 2**20:.1f} MiB"
+    return (
+        f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / 2**20:.1f} MiB"
+    )
 
 
 def input_file_names(signature: dict) -> list[str]:
@@ -45,6 +50,8 @@ def run_commands(signature: dict, directory: Path) -> list[str]:
     d = shlex.quote(str(directory))
     files = input_file_names(signature)
     hlodiff_run = f"hlodiff run {d}" + "".join(f" --input {f}" for f in files)
-    iree = (f"iree-run-module --module={d}/module.vmfb --device={signature['driver']} "
-            f"--function={signature['entry']}" + "".join(f" --input=@{f}" for f in files))
+    iree = (
+        f"iree-run-module --module={d}/module.vmfb --device={signature['driver']} "
+        f"--function={signature['entry']}" + "".join(f" --input=@{f}" for f in files)
+    )
     return [hlodiff_run, iree]

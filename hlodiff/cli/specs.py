@@ -1,8 +1,8 @@
 """Argument specs on the command line: `f32[128,784]`, JSON pytrees of them, `--static` values.
 
-    parse_arg("f32[128,784]")                        # ShapeDtypeStruct((128, 784), float32)
-    parse_arg('{"w": "f32[3,4]", "b": "f32[4]"}')    # a dict pytree of them (lists stay lists)
-    parse_static("n_layers=2")                       # ("n_layers", 2)
+parse_arg("f32[128,784]")                        # ShapeDtypeStruct((128, 784), float32)
+parse_arg('{"w": "f32[3,4]", "b": "f32[4]"}')    # a dict pytree of them (lists stay lists)
+parse_static("n_layers=2")                       # ("n_layers", 2)
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ def parse_arg(text: str, x64: bool = False):
         try:
             tree = json.loads(stripped)
         except ValueError as e:
-            raise UsageError(f"--arg {text!r} is not valid JSON ({e}); a pytree argument is a "
-                             "JSON object or array of specs, e.g. '{\"w\": \"f32[3,4]\"}'") from None
+            raise UsageError(
+                f"--arg {text!r} is not valid JSON ({e}); a pytree argument is a "
+                'JSON object or array of specs, e.g. \'{"w": "f32[3,4]"}\''
+            ) from None
         return _map_specs(tree, text, x64)
     return parse_spec(stripped, x64)
 
@@ -67,8 +69,9 @@ def parse_spec(text: str, x64: bool = False):
         known = ", ".join(k for k in DTYPES if k not in DTYPES.values() or k == "bool")
         raise UsageError(f"bad spec {text!r}: unknown dtype {name!r}; use one of {known}")
     if dtype in _WIDE and not x64:
-        raise UsageError(f"spec {text!r} is 64-bit: add --x64 (JAX's jax_enable_x64), or use "
-                         "the 32-bit type")
+        raise UsageError(
+            f"spec {text!r} is 64-bit: add --x64 (JAX's jax_enable_x64), or use the 32-bit type"
+        )
     parts = [d.strip() for d in (dims or "").split(",")]
     if parts == [""]:
         parts = []
@@ -98,5 +101,7 @@ def parse_static(text: str) -> tuple[str, object]:
         pass
     if re.fullmatch(r"[A-Za-z_][\w.\-]*", value.strip()):
         return name, value.strip()
-    raise UsageError(f"bad --static {text!r}: {value!r} is not a Python literal; use a number, "
-                     "a tuple, True/False/None or a quoted string")
+    raise UsageError(
+        f"bad --static {text!r}: {value!r} is not a Python literal; use a number, "
+        "a tuple, True/False/None or a quoted string"
+    )

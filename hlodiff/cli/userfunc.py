@@ -17,15 +17,18 @@ def load_function(ref: str):
     """The callable named by `PATH.py:FUNC` (FUNC may be dotted: `Model.loss`) and its name."""
     where, sep, attr = ref.rpartition(":")
     if not sep or not where or not attr:
-        raise UsageError(f"bad function {ref!r}: expected PATH.py:FUNC (or module:FUNC), e.g. "
-                         "model.py:loss")
+        raise UsageError(
+            f"bad function {ref!r}: expected PATH.py:FUNC (or module:FUNC), e.g. model.py:loss"
+        )
     module = _import(where)
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             defined = ", ".join(_functions_in(module)) or "no functions"
-            raise UsageError(f"{where} has no {attr!r} (it defines: {defined}); name a function "
-                             "defined at its top level")
+            raise UsageError(
+                f"{where} has no {attr!r} (it defines: {defined}); name a function "
+                "defined at its top level"
+            )
         obj = getattr(obj, part)
     if not callable(obj):
         raise UsageError(f"{where}:{attr} is a {type(obj).__name__}, not a function")
@@ -36,8 +39,9 @@ def _import(where: str):
     path = Path(where)
     if where.endswith(".py") or path.exists() or "/" in where or "\\" in where:
         if not path.is_file():
-            raise UsageError(f"no such file: {where}; give the path of the Python file that "
-                             "defines the function")
+            raise UsageError(
+                f"no such file: {where}; give the path of the Python file that defines the function"
+            )
         return _import_file(path.resolve())
     try:
         return importlib.import_module(where)
@@ -63,8 +67,13 @@ def _import_file(path: Path):
 
 
 def _functions_in(module) -> list[str]:
-    return [n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
-            and getattr(v, "__module__", None) == module.__name__][:12]
+    return [
+        n
+        for n, v in vars(module).items()
+        if inspect.isfunction(v)
+        and not n.startswith("_")
+        and getattr(v, "__module__", None) == module.__name__
+    ][:12]
 
 
 def bind_arguments(fun, fname: str, specs: list, statics: dict):
@@ -83,8 +92,9 @@ def bind_arguments(fun, fname: str, specs: list, statics: dict):
     for name in statics:
         if name not in by_name and not var_kw:
             names = ", ".join(by_name) or "none"
-            raise UsageError(f"--static {name}=...: {fname} has no parameter {name!r} "
-                             f"(its parameters: {names})")
+            raise UsageError(
+                f"--static {name}=...: {fname} has no parameter {name!r} (its parameters: {names})"
+            )
     args, static_argnums, pending, statics = [], [], list(specs), dict(statics)
     for p in params:
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
@@ -95,13 +105,17 @@ def bind_arguments(fun, fname: str, specs: list, statics: dict):
         elif pending:
             args.append(pending.pop(0))
         elif p.default is p.empty:
-            raise UsageError(f"{fname}'s parameter {p.name!r} has no value: add --arg SPEC "
-                             f"(arrays, in parameter order) or --static {p.name}=VALUE")
+            raise UsageError(
+                f"{fname}'s parameter {p.name!r} has no value: add --arg SPEC "
+                f"(arrays, in parameter order) or --static {p.name}=VALUE"
+            )
         else:
             break
     if pending and not any(p.kind is p.VAR_POSITIONAL for p in params):
-        raise UsageError(f"{fname} takes {len(args)} positional argument(s) here, but "
-                         f"{len(specs)} --arg were given")
+        raise UsageError(
+            f"{fname} takes {len(args)} positional argument(s) here, but "
+            f"{len(specs)} --arg were given"
+        )
     args += pending
     if statics:  # keyword-only parameters, or past the last positional argument
         fun = functools.partial(fun, **statics)

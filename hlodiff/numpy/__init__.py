@@ -29,12 +29,11 @@ nan = _np.nan
 euler_gamma = _np.euler_gamma
 newaxis = None
 
-bool_ = _dtypes.bool_
-int8, int16, int32, int64 = _dtypes.int8, _dtypes.int16, _dtypes.int32, _dtypes.int64
-uint8, uint16, uint32, uint64 = _dtypes.uint8, _dtypes.uint16, _dtypes.uint32, _dtypes.uint64
-float16, bfloat16 = _dtypes.float16, _dtypes.bfloat16
-float32, float64 = _dtypes.float32, _dtypes.float64
-complex64, complex128 = _dtypes.complex64, _dtypes.complex128
+from hlodiff.numpy._scalar_types import (  # noqa: E402
+    bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16, int32,
+    int64, uint8, uint16, uint32, uint64,
+)
+
 float_ = float64
 complex_ = complex128
 int_ = int64

@@ -21,7 +21,7 @@ from hlodiff.prims import shape as sp
 _CONVERTIBLE = (Array, Tracer, list, tuple, np.ndarray, np.generic, bool, int, float, complex)
 
 
-def array(object, dtype=None, copy=True, order=None, ndmin=0):  # noqa: A002
+def array(object, dtype=None, copy=True, order=None, ndmin=0):
     """An array from an array, a Python scalar or a (nested) list or tuple.
 
     Python scalars give weakly typed arrays, lists and tuples strong ones (`array([1, 2.5])` is
@@ -46,8 +46,10 @@ def asarray(a, dtype=None, order=None, copy=None):
         return _asarray(a, dtype)
     if hasattr(a, "__array__") and not isinstance(a, (str, bytes)):
         return _asarray(np.asarray(a), dtype)
-    raise TypeError(f"asarray: cannot convert a value of type {type(a).__name__} to an array; "
-                    "pass an array, a number, or a (nested) list of numbers.")
+    raise TypeError(
+        f"asarray: cannot convert a value of type {type(a).__name__} to an array; "
+        "pass an array, a number, or a (nested) list of numbers."
+    )
 
 
 def astype(x, dtype, /, *, copy=False, device=None):
@@ -104,9 +106,11 @@ def full(shape, fill_value, dtype=None, *, device=None):
 
 def _like(a, dtype, shape):
     aval = get_aval(a)
-    return (aval.shape if shape is None else _shape(shape),
-            aval.dtype if dtype is None else dtypes.canonicalize_dtype(dtype),
-            aval.weak_type and dtype is None)
+    return (
+        aval.shape if shape is None else _shape(shape),
+        aval.dtype if dtype is None else dtypes.canonicalize_dtype(dtype),
+        dtype is None and dtypes.is_weakly_typed(a),  # (Python bools are strong)
+    )
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
@@ -199,8 +203,7 @@ def _scalar_value(name, v):
     return v
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
-             device=None):
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
     """`num` evenly spaced samples over [start, stop] (over [start, stop) without endpoint).
 
     `start` and `stop` may be arrays (the samples run along `axis`) and may be traced.
@@ -217,13 +220,13 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     start, stop = broadcast_to(start, shape), broadcast_to(stop, shape)
     div = (num - 1) if endpoint else num
     delta = ew.sub(stop, start)
-    step = ew.div(delta, np.array(div, comp)) if div > 0 else ew.mul(delta, np.array(np.nan,
-                                                                                     comp))
+    step = ew.div(delta, np.array(div, comp)) if div > 0 else ew.mul(delta, np.array(np.nan, comp))
     out = _linspace_body(start, stop, delta, num, div, endpoint, shape)
     if not dtypes.is_inexact(out_dtype):
         out = ew.floor(out)
-    out = sp.moveaxis(ew.convert_element_type(out, out_dtype, False), 0,
-                      _axis_in(axis, len(shape) + 1))
+    out = sp.moveaxis(
+        ew.convert_element_type(out, out_dtype, False), 0, _axis_in(axis, len(shape) + 1)
+    )
     return (out, step) if retstep else out
 
 
@@ -232,8 +235,10 @@ def _linspace_body(start, stop, delta, num, div, endpoint, shape):
     dims = tuple(range(1, len(shape) + 1))
     frac = np.arange(num, dtype=start.dtype) / np.array(builtins.max(div, 1), start.dtype)
     frac = sp.broadcast_in_dim(Array(frac, False), (num,) + shape, (0,))
-    body = ew.add(sp.broadcast_in_dim(start, (num,) + shape, dims),
-                  ew.mul(frac, sp.broadcast_in_dim(delta, (num,) + shape, dims)))
+    body = ew.add(
+        sp.broadcast_in_dim(start, (num,) + shape, dims),
+        ew.mul(frac, sp.broadcast_in_dim(delta, (num,) + shape, dims)),
+    )
     if endpoint and num > 1:
         head = sp.slice_in_dim(body, 0, num - 1)
         body = sp.concatenate([head, sp.broadcast_in_dim(stop, (1,) + shape, dims)], 0)
@@ -276,8 +281,9 @@ def broadcast_to(array, shape):
         return x
     lead = len(shape) - len(in_shape)
     if lead < 0 or any(a not in (1, b) for a, b in zip(in_shape, shape[lead:])):
-        raise ValueError(f"Incompatible shapes for broadcasting: {in_shape} and requested "
-                         f"shape {shape}")
+        raise ValueError(
+            f"Incompatible shapes for broadcasting: {in_shape} and requested shape {shape}"
+        )
     return sp.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
@@ -288,14 +294,15 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         raise ValueError(f"Valid values for indexing are 'xy' and 'ij', got {indexing}")
     args = [_asarray(x) for x in xi]
     if any(a.ndim != 1 for a in args):
-        raise ValueError("Arguments to hlodiff.numpy.meshgrid must be 1D, got shapes "
-                         f"{[a.shape for a in args]}")
+        raise ValueError(
+            f"Arguments to hlodiff.numpy.meshgrid must be 1D, got shapes {[a.shape for a in args]}"
+        )
     if indexing == "xy" and len(args) >= 2:
         args[0], args[1] = args[1], args[0]
     shape = tuple(1 if sparse else a.shape[0] for a in args)
     out = []
     for i, a in enumerate(args):
-        target = shape[:i] + (a.shape[0],) + shape[i + 1:] if sparse else shape
+        target = shape[:i] + (a.shape[0],) + shape[i + 1 :] if sparse else shape
         out.append(sp.broadcast_in_dim(a, target, (i,)))
     if indexing == "xy" and len(args) >= 2:
         out[0], out[1] = out[1], out[0]
@@ -331,6 +338,8 @@ def diag_indices(n, ndim=2):
     return (idx,) * int(ndim)
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "builtins", "np", "dtypes", "Array", "Tracer", "get_aval", "ew", "sp",
-    "check_arraylike")]
+__all__ = [
+    n
+    for n, v in list(globals().items())
+    if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+]

@@ -10,8 +10,10 @@ retrieval and are dropped on update, as in JAX; static Python ints out of bounds
 from __future__ import annotations
 
 import enum
+import itertools
 import operator
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -313,7 +315,7 @@ def _expand_scalar_bools(parsed, shape):
 def _index_to_gather(shape, parsed, normalize=True) -> _Indexer:
     advanced_pos = [k for k, p in enumerate(parsed) if p.kind in (_Kind.ARRAY, _Kind.INT,
                                                                   _Kind.BOOL)]
-    contiguous = all(b - a == 1 for a, b in zip(advanced_pos, advanced_pos[1:]))
+    contiguous = all(b - a == 1 for a, b in itertools.pairwise(advanced_pos))
     parsed = _expand_ellipsis(parsed, len(shape))
     parsed, shape, scalar_bool_dims = _expand_scalar_bools(parsed, shape)
     if normalize:
@@ -572,11 +574,11 @@ class IndexUpdateRef:
                                 mode, ones)
         return power(self.array, exponent)
 
-    def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):  # noqa: A003
+    def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """`x[idx] = minimum(x[idx], values)`."""
         return self._update(values, ix.scatter_min, indices_are_sorted, unique_indices, mode)
 
-    def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):  # noqa: A003
+    def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """`x[idx] = maximum(x[idx], values)`."""
         return self._update(values, ix.scatter_max, indices_are_sorted, unique_indices, mode)
 
@@ -585,8 +587,8 @@ class IndexUpdateRef:
         times gets `func` applied k times (counted exactly when the indices are concrete;
         under tracing, a repeated position gets `func` once)."""
         x, idx = asarray(self.array), self.index
-        kw = dict(indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
-                  mode=mode)
+        kw = {"indices_are_sorted": indices_are_sorted, "unique_indices": unique_indices,
+                  "mode": mode}
         rounds, hits = 1, None
         if not unique_indices and not _has_tracer(_parse(idx, get_aval(x).shape)):
             with core.set_current_trace(core.eval_trace):  # concrete indices: count eagerly
@@ -870,7 +872,7 @@ def argwhere(a, *, size=None, fill_value=None):
 
 
 def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
-           equal_nan=True, size=None, fill_value=None, sorted=True):  # noqa: A002
+           equal_nan=True, size=None, fill_value=None, sorted=True):
     """The sorted unique elements of `ar` (and optionally first indices, inverse, counts).
 
     Needs a concrete input, or `size=` (then the result has `size` entries, padded with

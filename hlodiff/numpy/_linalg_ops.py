@@ -53,8 +53,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     if a.ndim == 0 or b.ndim == 0:
         return _multiply(a, b)
     contract_b = 0 if b.ndim == 1 else b.ndim - 2
-    return _dot(a, b, ((a.ndim - 1,), (contract_b,)),
-                preferred_element_type=preferred_element_type)
+    return _dot(a, b, ((a.ndim - 1,), (contract_b,)), preferred_element_type=preferred_element_type)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
@@ -63,8 +62,9 @@ def vdot(a, b, *, precision=None, preferred_element_type=None):
 
     a, b = _promoted("vdot", a, b)
     a = sp.reshape(conjugate(a), (a.size,))
-    return _dot(a, sp.reshape(b, (b.size,)), ((0,), (0,)),
-                preferred_element_type=preferred_element_type)
+    return _dot(
+        a, sp.reshape(b, (b.size,)), ((0,), (0,)), preferred_element_type=preferred_element_type
+    )
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
@@ -72,8 +72,7 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
     a, b = _promoted("inner", a, b)
     if a.ndim == 0 or b.ndim == 0:
         return _multiply(a, b)
-    return _dot(a, b, ((a.ndim - 1,), (b.ndim - 1,)),
-                preferred_element_type=preferred_element_type)
+    return _dot(a, b, ((a.ndim - 1,), (b.ndim - 1,)), preferred_element_type=preferred_element_type)
 
 
 def outer(a, b, out=None):
@@ -93,8 +92,10 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         return _dot(a, b, ((1,), (0,)), preferred_element_type=preferred_element_type)
     for i, x in enumerate((a, b)):
         if x.ndim == 0:
-            raise ValueError(f"matmul input operand {i} must have ndim at least 1, but it has "
-                             "ndim 0 (use * to multiply by a scalar)")
+            raise ValueError(
+                f"matmul input operand {i} must have ndim at least 1, but it has "
+                "ndim 0 (use * to multiply by a scalar)"
+            )
     a_vec, b_vec = a.ndim == 1, b.ndim == 1
     if a_vec:
         a = sp.reshape(a, (1,) + a.shape)
@@ -103,9 +104,13 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
     if a.shape[-1] != b.shape[-2]:
         raise TypeError(
             f"matmul: contracting dimensions differ: a has shape {a.shape} and b has shape "
-            f"{b.shape} (a's last axis must match b's second-to-last).")
-    batch = a.shape[:-2] if a.shape[:-2] == b.shape[:-2] else broadcast_shapes(a.shape[:-2],
-                                                                                b.shape[:-2])
+            f"{b.shape} (a's last axis must match b's second-to-last)."
+        )
+    batch = (
+        a.shape[:-2]
+        if a.shape[:-2] == b.shape[:-2]
+        else broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    )
     a, b = _broadcast_batch(a, batch), _broadcast_batch(b, batch)
     n = len(batch)
     bd = tuple(range(n))
@@ -133,8 +138,12 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     if x1.shape[-1] != x2.shape[-1]:
         raise ValueError(f"vecdot: vector lengths differ: {x1.shape} and {x2.shape}")
     batch = broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
-    x1, x2 = (sp.broadcast_in_dim(x, batch + x.shape[-1:], tuple(
-        range(len(batch) + 1 - x.ndim, len(batch) + 1))) for x in (x1, x2))
+    x1, x2 = (
+        sp.broadcast_in_dim(
+            x, batch + x.shape[-1:], tuple(range(len(batch) + 1 - x.ndim, len(batch) + 1))
+        )
+        for x in (x1, x2)
+    )
     n = len(batch)
     return _dot(x1, x2, ((n,), (n,)), (tuple(range(n)),) * 2, preferred_element_type)
 
@@ -166,8 +175,9 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
         if n < 0 or n > min(a.ndim, b.ndim):
-            raise TypeError(f"Number of tensordot axes (axes {n}) exceeds input ranks "
-                            f"({a.ndim} and {b.ndim})")
+            raise TypeError(
+                f"Number of tensordot axes (axes {n}) exceeds input ranks ({a.ndim} and {b.ndim})"
+            )
         ca, cb = tuple(range(a.ndim - n, a.ndim)), tuple(range(n))
     else:
         if len(axes) != 2:
@@ -200,8 +210,10 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         axisa = axisb = axisc = axis
     a, b = _moved_last(a, axisa), _moved_last(b, axisb)
     if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
-        raise ValueError("Dimension must be either 2 or 3 for cross product, got "
-                         f"{a.shape[-1]} and {b.shape[-1]}")
+        raise ValueError(
+            "Dimension must be either 2 or 3 for cross product, got "
+            f"{a.shape[-1]} and {b.shape[-1]}"
+        )
 
     def part(x, i):
         return sp.squeeze(sp.slice_in_dim(x, i, i + 1, 1, x.ndim - 1), (x.ndim - 1,))
@@ -330,11 +342,15 @@ def _triangle(name, m, k, lower):
     check_arraylike(name, m)
     m = asarray(m)
     if m.ndim < 2:
-        raise ValueError(f"Argument to hlodiff.numpy.{name} must be at least 2D, got shape "
-                         f"{m.shape}")
+        raise ValueError(
+            f"Argument to hlodiff.numpy.{name} must be at least 2D, got shape {m.shape}"
+        )
     n_rows, n_cols = m.shape[-2:]
-    keep = np.tri(n_rows, n_cols, k, dtype=bool) if lower else ~np.tri(n_rows, n_cols, k - 1,
-                                                                       dtype=bool)
+    keep = (
+        np.tri(n_rows, n_cols, k, dtype=bool)
+        if lower
+        else ~np.tri(n_rows, n_cols, k - 1, dtype=bool)
+    )
     mask = sp.broadcast_in_dim(Array(keep, False), m.shape, (m.ndim - 2, m.ndim - 1))
     return ew.select_n(mask, _zero_like(m), m)
 
@@ -352,8 +368,9 @@ def triu(m, k=0):
 # --- einsum -------------------------------------------------------------------------------------------
 
 
-def einsum(subscripts, *operands, optimize=None, precision=None, preferred_element_type=None,
-           out=None):
+def einsum(
+    subscripts, *operands, optimize=None, precision=None, preferred_element_type=None, out=None
+):
     """Einstein summation: repeated labels in one operand take diagonals, labels absent from the
     output are summed, the rest contract pairwise (left to right) with `dot_general`. `...`
     stands for broadcast leading axes.
@@ -361,16 +378,25 @@ def einsum(subscripts, *operands, optimize=None, precision=None, preferred_eleme
         >>> einsum("bij,bjk->bik", a, b)     # batched matrix product
     """
     if not isinstance(subscripts, str):
-        raise TypeError("einsum: only the string form of subscripts is supported, e.g. "
-                        "einsum('ij,jk->ik', a, b)")
+        raise TypeError(
+            "einsum: only the string form of subscripts is supported, e.g. "
+            "einsum('ij,jk->ik', a, b)"
+        )
     check_arraylike("einsum", *operands)
-    operands = promote_dtypes("einsum", *operands) if len(operands) > 1 else [
-        asarray(operands[0])] if operands else []
+    operands = (
+        promote_dtypes("einsum", *operands)
+        if len(operands) > 1
+        else [asarray(operands[0])]
+        if operands
+        else []
+    )
     inputs, output = _parse_einsum(subscripts, [o.ndim for o in operands])
     operands = _broadcast_labels(operands, inputs)
     ops = [_diagonals(x, s) for x, s in zip(operands, inputs)]
-    ops = [_sum_unused(x, s, output, [t for j, (_, t) in enumerate(ops) if j != i])
-           for i, (x, s) in enumerate(ops)]
+    ops = [
+        _sum_unused(x, s, output, [t for j, (_, t) in enumerate(ops) if j != i])
+        for i, (x, s) in enumerate(ops)
+    ]
     while len(ops) > 1:
         (x, sx), (y, sy) = ops[0], ops[1]
         rest = "".join(s for _, s in ops[2:]) + output
@@ -392,9 +418,10 @@ def _parse_einsum(subscripts, ndims):
         if "..." in s:
             k = nd - (len(s) - 3)
             if k < 0:
-                raise ValueError(f"einsum: operand {i} has {nd} dimensions, fewer than its "
-                                 f"subscripts {s!r} name")
-            inputs[i] = s.replace("...", ell[len(ell) - k:] if k else "")
+                raise ValueError(
+                    f"einsum: operand {i} has {nd} dimensions, fewer than its subscripts {s!r} name"
+                )
+            inputs[i] = s.replace("...", ell[len(ell) - k :] if k else "")
         if len(inputs[i]) != nd:
             raise ValueError(f"einsum: subscripts {s!r} do not match operand {i} of rank {nd}")
     if not arrow:
@@ -414,16 +441,21 @@ def _broadcast_labels(operands, inputs):
     for i, (x, s) in enumerate(zip(operands, inputs)):
         for c, n in zip(s, x.shape):
             if n != 1 and sizes.get(c, 1) not in (1, n):
-                raise ValueError(f"Size of label '{c}' for operand {i} ({n}) does not match "
-                                 f"previous terms ({sizes[c]}).")
+                raise ValueError(
+                    f"Size of label '{c}' for operand {i} ({n}) does not match "
+                    f"previous terms ({sizes[c]})."
+                )
             if n != 1 or c not in sizes:
                 sizes[c] = n
     out = []
     for x, s in zip(operands, inputs):
         target = tuple(sizes[c] for c in s)
         same_labels = len(set(s)) == len(s)
-        out.append(sp.broadcast_in_dim(x, target, tuple(range(x.ndim)))
-                   if target != x.shape and same_labels else x)
+        out.append(
+            sp.broadcast_in_dim(x, target, tuple(range(x.ndim)))
+            if target != x.shape and same_labels
+            else x
+        )
     return out
 
 
@@ -434,7 +466,7 @@ def _diagonals(x, s):
             i = s.index(c)
             j = s.index(c, i + 1)
             x = diagonal(x, 0, i, j)
-            s = s[:i] + s[i + 1:j] + s[j + 1:] + c
+            s = s[:i] + s[i + 1 : j] + s[j + 1 :] + c
     return x, s
 
 
@@ -450,8 +482,10 @@ def _sum_unused(x, s, output, others):
 def _contract_pair(x, sx, y, sy, rest, preferred_element_type):
     batch = [c for c in sx if c in sy and c in rest]
     contract = [c for c in sx if c in sy and c not in rest]
-    dims = ((tuple(sx.index(c) for c in contract), tuple(sy.index(c) for c in contract)),
-            (tuple(sx.index(c) for c in batch), tuple(sy.index(c) for c in batch)))
+    dims = (
+        (tuple(sx.index(c) for c in contract), tuple(sy.index(c) for c in contract)),
+        (tuple(sx.index(c) for c in batch), tuple(sy.index(c) for c in batch)),
+    )
     out = la.dot_general(x, y, dims, preferred_element_type=preferred_element_type)
     sx_free = "".join(c for c in sx if c not in batch and c not in contract)
     sy_free = "".join(c for c in sy if c not in batch and c not in contract)
@@ -468,6 +502,24 @@ def _finish(x, s, output):
     return x
 
 
-__all__ = ["dot", "vdot", "inner", "outer", "matmul", "vecdot", "matvec", "vecmat", "tensordot",
-           "kron", "cross", "convolve", "correlate", "trace", "diagonal", "diag", "tril", "triu",
-           "einsum"]
+__all__ = [
+    "convolve",
+    "correlate",
+    "cross",
+    "diag",
+    "diagonal",
+    "dot",
+    "einsum",
+    "inner",
+    "kron",
+    "matmul",
+    "matvec",
+    "outer",
+    "tensordot",
+    "trace",
+    "tril",
+    "triu",
+    "vdot",
+    "vecdot",
+    "vecmat",
+]

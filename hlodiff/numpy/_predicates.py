@@ -68,4 +68,4 @@ def iscomplex(x):
     return ew.ne(i, uf._const(i, 0))
 
 
-__all__ = ["isclose", "allclose", "array_equal", "array_equiv", "isreal", "iscomplex"]
+__all__ = ["allclose", "array_equal", "array_equiv", "isclose", "iscomplex", "isreal"]

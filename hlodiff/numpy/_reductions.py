@@ -20,8 +20,10 @@ from hlodiff.prims import elementwise as ew
 from hlodiff.prims import reduce as rp
 from hlodiff.prims import shape as sp
 
-_NARROW_INTS = {np.dtype(t): np.dtype(u) for t, u in (
-    ("int8", "int32"), ("int16", "int32"), ("uint8", "uint32"), ("uint16", "uint32"))}
+_NARROW_INTS = {
+    np.dtype(t): np.dtype(u)
+    for t, u in (("int8", "int32"), ("int16", "int32"), ("uint8", "uint32"), ("uint16", "uint32"))
+}
 
 
 def _strong_array(name, a):
@@ -65,8 +67,16 @@ def _count(shape, axes):
 
 
 def _additive(name, reducer, combine, identity, doc):
-    def fn(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
-           promote_integers=True):
+    def fn(
+        a,
+        axis=None,
+        dtype=None,
+        out=None,
+        keepdims=False,
+        initial=None,
+        where=None,
+        promote_integers=True,
+    ):
         a = _prep(name, a, dtype, upcast_narrow=promote_integers)
         axes = canonicalize_axes(axis, a.ndim)
         result = reducer(_where_fill(a, where, identity), axes)
@@ -79,10 +89,20 @@ def _additive(name, reducer, combine, identity, doc):
     return fn
 
 
-sum = _additive("sum", rp.reduce_sum, ew.add, 0,  # noqa: A001
-                "Sum over `axis` (all axes when None); bool and narrow ints sum in int32.")
-prod = _additive("prod", rp.reduce_prod, ew.mul, 1,
-                 "Product over `axis` (all axes when None); bool and narrow ints in int32.")
+sum = _additive(
+    "sum",
+    rp.reduce_sum,
+    ew.add,
+    0,
+    "Sum over `axis` (all axes when None); bool and narrow ints sum in int32.",
+)
+prod = _additive(
+    "prod",
+    rp.reduce_prod,
+    ew.mul,
+    1,
+    "Product over `axis` (all axes when None); bool and narrow ints in int32.",
+)
 
 
 def _extreme(name, reducer, combine):
@@ -90,8 +110,10 @@ def _extreme(name, reducer, combine):
         a = _strong_array(name, a)
         axes = canonicalize_axes(axis, a.ndim)
         if initial is None and builtins.any(a.shape[i] == 0 for i in axes):
-            raise ValueError(f"zero-size array to reduction operation {name} which has no "
-                             "identity; pass `initial=`.")
+            raise ValueError(
+                f"zero-size array to reduction operation {name} which has no "
+                "identity; pass `initial=`."
+            )
         if where is not None:
             if initial is None:
                 raise ValueError(f"reduction operation {name} with where requires initial")
@@ -106,8 +128,8 @@ def _extreme(name, reducer, combine):
     return fn
 
 
-max = _extreme("max", rp.reduce_max, ew.max)  # noqa: A001
-min = _extreme("min", rp.reduce_min, ew.min)  # noqa: A001
+max = _extreme("max", rp.reduce_max, ew.max)
+min = _extreme("min", rp.reduce_min, ew.min)
 amax, amin = max, min
 
 
@@ -132,15 +154,19 @@ def _logical_reduce(name, reducer, identity):
     return fn
 
 
-all = _logical_reduce("all", rp.reduce_and, True)  # noqa: A001
-any = _logical_reduce("any", rp.reduce_or, False)  # noqa: A001
+all = _logical_reduce("all", rp.reduce_and, True)
+any = _logical_reduce("any", rp.reduce_or, False)
 
 
 def count_nonzero(a, axis=None, keepdims=False):
     """The number of nonzero elements along `axis`, as int32."""
     a = _strong_array("count_nonzero", a)
-    return sum(ew.ne(a, np.zeros((), a.dtype)), axis=axis, keepdims=keepdims,
-               dtype=dtypes.default_int_dtype())
+    return sum(
+        ew.ne(a, np.zeros((), a.dtype)),
+        axis=axis,
+        keepdims=keepdims,
+        dtype=dtypes.default_int_dtype(),
+    )
 
 
 # --- mean, var, std ------------------------------------------------------------------------------
@@ -174,8 +200,7 @@ def _divisor(shape, axes, where, keepdims, dtype, ddof=0):
     return ew.sub(n, np.array(ddof, dtype)) if ddof else n
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """Variance over `axis`, dividing by N - ddof (`correction` is the Array API name).
     Complex inputs give a real variance."""
     a = _strong_array("var", a)
@@ -193,8 +218,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     return ew.div(total, _divisor(a.shape, axes, where, keepdims, total.dtype, ddof))
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
     """Standard deviation over `axis` (the square root of `var`)."""
     return ew.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
 
@@ -206,8 +230,9 @@ def _arg_extreme(name, prim_fn):
     def fn(a, axis=None, out=None, keepdims=False):
         a = _strong_array(name, a)
         if dtypes.is_complex(a.dtype):
-            raise TypeError(f"{name} does not accept dtype {a.dtype.name}: complex values have "
-                            "no ordering.")
+            raise TypeError(
+                f"{name} does not accept dtype {a.dtype.name}: complex values have no ordering."
+            )
         in_shape = a.shape
         if axis is None:
             a = sp.reshape(a, (math.prod(a.shape),))
@@ -216,13 +241,19 @@ def _arg_extreme(name, prim_fn):
             raise ValueError(f"attempt to get {name} of an empty sequence")
         result = prim_fn(a, axis_, dtypes.default_int_dtype())
         if keepdims:
-            result = sp.reshape(result, (1,) * len(in_shape) if axis is None else
-                                tuple(1 if i == axis_ else s for i, s in enumerate(in_shape)))
+            result = sp.reshape(
+                result,
+                (1,) * len(in_shape)
+                if axis is None
+                else tuple(1 if i == axis_ else s for i, s in enumerate(in_shape)),
+            )
         return result
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = (f"The index of the first {name[3:]}imum along `axis` (of the flattened array "
-                  "when None); NaN counts as the extremum.")
+    fn.__doc__ = (
+        f"The index of the first {name[3:]}imum along `axis` (of the flattened array "
+        "when None); NaN counts as the extremum."
+    )
     return fn
 
 
@@ -242,8 +273,10 @@ def _cumulative(name, prim_fn):
         return prim_fn(a, canonicalize_axis(axis, a.ndim))
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = (f"The running {name[3:]} along `axis` (of the flattened array when None); "
-                  "bool accumulates in int32.")
+    fn.__doc__ = (
+        f"The running {name[3:]} along `axis` (of the flattened array when None); "
+        "bool accumulates in int32."
+    )
     return fn
 
 
@@ -320,24 +353,26 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     return mean(x, axis, dtype, keepdims=keepdims, where=valid)
 
 
-def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-           correction=None):
+def nanvar(
+    a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None
+):
     """`var` over the non-NaN elements."""
     x, is_nan = _nan_replaced("nanvar", a, 0)
     if is_nan is None:
-        return var(x, axis, dtype, ddof=ddof, keepdims=keepdims, where=where,
-                   correction=correction)
+        return var(x, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, correction=correction)
     from hlodiff.numpy._ufuncs import logical_and, logical_not
 
     valid = logical_not(is_nan) if where is None else logical_and(logical_not(is_nan), where)
     return var(x, axis, dtype, ddof=ddof, keepdims=keepdims, where=valid, correction=correction)
 
 
-def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-           correction=None):
+def nanstd(
+    a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None
+):
     """`std` over the non-NaN elements."""
-    return ew.sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where,
-                          correction=correction))
+    return ew.sqrt(
+        nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, correction=correction)
+    )
 
 
 def _nan_arg(name, arg_fn, fill):
@@ -426,12 +461,45 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     if x is not None:
         d = diff(d) if d.ndim == 1 else moveaxis(diff(d, axis=axis), axis, -1)
     n = y.shape[-1]
-    pairs = add(sp.slice_in_dim(y, 1, builtins.max(n, 1), 1, y.ndim - 1),
-                sp.slice_in_dim(y, 0, builtins.max(n - 1, 0), 1, y.ndim - 1))
+    pairs = add(
+        sp.slice_in_dim(y, 1, builtins.max(n, 1), 1, y.ndim - 1),
+        sp.slice_in_dim(y, 0, builtins.max(n - 1, 0), 1, y.ndim - 1),
+    )
     return multiply(sum(multiply(pairs, d), axis=-1), 0.5)
 
 
-__all__ = ["trapezoid", "sum", "prod", "max", "min", "amax", "amin", "ptp", "all", "any", "count_nonzero",
-           "mean", "var", "std", "argmax", "argmin", "cumsum", "cumprod", "cumulative_sum",
-           "cumulative_prod", "nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar",
-           "nanstd", "nanargmax", "nanargmin", "nancumsum", "nancumprod", "average", "logsumexp"]
+__all__ = [
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "average",
+    "count_nonzero",
+    "cumprod",
+    "cumsum",
+    "cumulative_prod",
+    "cumulative_sum",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "nanargmax",
+    "nanargmin",
+    "nancumprod",
+    "nancumsum",
+    "nanmax",
+    "nanmean",
+    "nanmin",
+    "nanprod",
+    "nanstd",
+    "nansum",
+    "nanvar",
+    "prod",
+    "ptp",
+    "std",
+    "sum",
+    "trapezoid",
+    "var",
+]

@@ -6,6 +6,7 @@ through unchanged, except where several arrays are joined (they promote together
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 
@@ -13,11 +14,13 @@ import numpy as np
 
 from hlodiff.numpy._core import (
     asarray,
-    broadcast_shapes as _broadcast_shapes,
     canonicalize_axes,
     canonicalize_axis,
     check_arraylike,
     promote_dtypes,
+)
+from hlodiff.numpy._core import (
+    broadcast_shapes as _broadcast_shapes,
 )
 from hlodiff.numpy._creation import broadcast_to
 from hlodiff.prims import elementwise as ew
@@ -47,7 +50,7 @@ def _resolve_shape(newshape, size):
         if known == 0 or size % known:
             raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
         i = shape.index(-1)
-        shape = shape[:i] + (size // known,) + shape[i + 1:]
+        shape = shape[:i] + (size // known,) + shape[i + 1 :]
     if math.prod(shape) != size or (shape and min(shape) < 0):
         raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
     return shape
@@ -113,8 +116,10 @@ def moveaxis(a, source, destination):
     src = canonicalize_axes(source, a.ndim)
     dst = canonicalize_axes(destination, a.ndim)
     if len(src) != len(dst):
-        raise ValueError("moveaxis: source and destination must have the same number of "
-                         f"elements, got {source} and {destination}")
+        raise ValueError(
+            "moveaxis: source and destination must have the same number of "
+            f"elements, got {source} and {destination}"
+        )
     order = [i for i in range(a.ndim) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -138,8 +143,10 @@ def squeeze(a, axis=None):
         axes = canonicalize_axes(axis, len(shape))
         bad = [i for i in axes if shape[i] != 1]
         if bad:
-            raise ValueError("cannot select an axis to squeeze out which has size not equal to "
-                             f"one, got shape={shape} and dimensions={axes}")
+            raise ValueError(
+                "cannot select an axis to squeeze out which has size not equal to "
+                f"one, got shape={shape} and dimensions={axes}"
+            )
     return sp.squeeze(a, axes) if axes else a
 
 
@@ -181,8 +188,7 @@ def _as_operands(name, arrays):
         if hasattr(arrays, "ndim") and arrays.ndim > 0:  # an array: its rows
             arrays = [arrays[i] for i in range(arrays.shape[0])]
         else:
-            raise TypeError(f"{name} requires a sequence of arrays, got "
-                            f"{type(arrays).__name__}")
+            raise TypeError(f"{name} requires a sequence of arrays, got {type(arrays).__name__}")
     if not arrays:
         raise ValueError(f"Need at least one array to {name}.")
     check_arraylike(name, *arrays)
@@ -204,11 +210,15 @@ def concatenate(arrays, axis=0, dtype=None):
     axis = canonicalize_axis(axis, ndim)
     shape = arrays[0].shape
     for a in arrays[1:]:
-        if a.shape != shape and (a.ndim != ndim or any(
-                s != t for i, (s, t) in enumerate(zip(a.shape, shape)) if i != axis)):
-            raise ValueError("Cannot concatenate arrays with shapes that differ in dimensions "
-                             f"other than the one being concatenated (axis {axis}): "
-                             + ", ".join(str(x.shape) for x in arrays))
+        if a.shape != shape and (
+            a.ndim != ndim
+            or any(s != t for i, (s, t) in enumerate(zip(a.shape, shape)) if i != axis)
+        ):
+            raise ValueError(
+                "Cannot concatenate arrays with shapes that differ in dimensions "
+                f"other than the one being concatenated (axis {axis}): "
+                + ", ".join(str(x.shape) for x in arrays)
+            )
     out = arrays[0] if len(arrays) == 1 else sp.concatenate(arrays, axis)
     return _with_dtype(out, dtype)
 
@@ -221,8 +231,10 @@ def stack(arrays, axis=0, dtype=None):
     arrays = _as_operands("stack", arrays)
     shape = arrays[0].shape
     if any(a.shape != shape for a in arrays):
-        raise ValueError("All input arrays must have the same shape, got "
-                         + ", ".join(str(x.shape) for x in arrays))
+        raise ValueError(
+            "All input arrays must have the same shape, got "
+            + ", ".join(str(x.shape) for x in arrays)
+        )
     axis = canonicalize_axis(axis, len(shape) + 1)
     out = sp.concatenate([sp.expand_dims(a, (axis,)) for a in arrays], axis)
     return _with_dtype(out, dtype)
@@ -289,14 +301,15 @@ def _split(name, ary, sections, axis, equal):
         if n <= 0:
             raise ValueError(f"{name}: number of sections must be larger than 0, got {n}")
         if equal and size % n:
-            raise ValueError(f"array split does not result in an equal division: {size} into "
-                             f"{n} sections")
+            raise ValueError(
+                f"array split does not result in an equal division: {size} into {n} sections"
+            )
         q, r = divmod(size, n)
         bounds = list(np.cumsum([0] + [q + 1] * r + [q] * (n - r)))
     else:
         bounds = [0] + [int(i) for i in np.asarray(sections).reshape(-1)] + [size]
     bounds = [min(max(b if b >= 0 else b + size, 0), size) for b in bounds]
-    return [sp.slice_in_dim(ary, a, max(a, b), 1, axis) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [sp.slice_in_dim(ary, a, max(a, b), 1, axis) for a, b in itertools.pairwise(bounds)]
 
 
 def hsplit(ary, indices_or_sections):
@@ -340,10 +353,10 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     shape = a.shape
     if isinstance(repeats, (int, np.integer)):
         r = int(repeats)
-        big = shape[: axis + 1] + (r,) + shape[axis + 1:]
+        big = shape[: axis + 1] + (r,) + shape[axis + 1 :]
         dims = tuple(range(axis + 1)) + tuple(range(axis + 2, len(big)))
         out = sp.broadcast_in_dim(a, big, dims)
-        return sp.reshape(out, shape[:axis] + (shape[axis] * r,) + shape[axis + 1:])
+        return sp.reshape(out, shape[:axis] + (shape[axis] * r,) + shape[axis + 1 :])
     counts = np.broadcast_to(np.asarray(repeats, dtype=np.int64).reshape(-1), (shape[axis],))
     return _take_static(a, np.repeat(np.arange(shape[axis]), counts), axis)
 
@@ -386,8 +399,9 @@ def roll(a, shift, axis=None):
         n = a.shape[ax]
         s = s % n if n else 0
         if s:
-            a = sp.concatenate([sp.slice_in_dim(a, n - s, n, 1, ax),
-                                sp.slice_in_dim(a, 0, n - s, 1, ax)], ax)
+            a = sp.concatenate(
+                [sp.slice_in_dim(a, n - s, n, 1, ax), sp.slice_in_dim(a, 0, n - s, 1, ax)], ax
+            )
     return a
 
 
@@ -454,8 +468,10 @@ def _pad_axis(x, axis, lo, hi, mode):
         idx = np.arange(-lo, n + hi) % max(period, 1)
         idx = np.where(idx >= n, period - idx - (mode == "symmetric"), idx)
     else:
-        raise NotImplementedError(f"pad mode {mode!r} is not supported; use 'constant', 'edge', "
-                                  "'reflect', 'symmetric' or 'wrap'")
+        raise NotImplementedError(
+            f"pad mode {mode!r} is not supported; use 'constant', 'edge', "
+            "'reflect', 'symmetric' or 'wrap'"
+        )
     return _take_static(x, idx, axis)
 
 
@@ -469,8 +485,11 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     if a.ndim == 0:
         raise ValueError("diff requires input that is at least one dimensional")
     axis = canonicalize_axis(axis, a.ndim)
-    parts = [_diff_edge(v, a, axis) for v in (prepend,) if v is not None] + [a] + [
-        _diff_edge(v, a, axis) for v in (append,) if v is not None]
+    parts = (
+        [_diff_edge(v, a, axis) for v in (prepend,) if v is not None]
+        + [a]
+        + [_diff_edge(v, a, axis) for v in (append,) if v is not None]
+    )
     if len(parts) > 1:
         a = concatenate(parts, axis)
     from hlodiff.numpy._ufuncs import not_equal, subtract
@@ -478,8 +497,10 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     op = not_equal if a.dtype == np.bool_ else subtract
     for _ in range(n):
         size = a.shape[axis]
-        a = op(sp.slice_in_dim(a, 1, max(size, 1), 1, axis),
-               sp.slice_in_dim(a, 0, max(size - 1, 0), 1, axis))
+        a = op(
+            sp.slice_in_dim(a, 1, max(size, 1), 1, axis),
+            sp.slice_in_dim(a, 0, max(size - 1, 0), 1, axis),
+        )
     return a
 
 
@@ -496,8 +517,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
 
     arr = ravel(_arr("ediff1d", ary))
     size = arr.shape[0]
-    out = subtract(sp.slice_in_dim(arr, 1, max(size, 1)), sp.slice_in_dim(arr, 0, max(size - 1,
-                                                                                      0)))
+    out = subtract(sp.slice_in_dim(arr, 1, max(size, 1)), sp.slice_in_dim(arr, 0, max(size - 1, 0)))
     parts = [out]
     if to_begin is not None:
         parts.insert(0, ravel(ew.convert_element_type(_arr("ediff1d", to_begin), arr.dtype)))
@@ -507,10 +527,43 @@ def ediff1d(ary, to_end=None, to_begin=None):
 
 
 __all__ = [
-    "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis",
-    "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d", "concatenate", "concat",
-    "stack", "vstack", "row_stack", "hstack", "dstack", "column_stack", "append", "split",
-    "array_split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr", "flipud",
-    "roll", "rot90", "broadcast_arrays", "broadcast_shapes", "broadcast_to", "pad", "diff",
+    "append",
+    "array_split",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "broadcast_arrays",
+    "broadcast_shapes",
+    "broadcast_to",
+    "column_stack",
+    "concat",
+    "concatenate",
+    "diff",
+    "dsplit",
+    "dstack",
     "ediff1d",
+    "expand_dims",
+    "flip",
+    "fliplr",
+    "flipud",
+    "hsplit",
+    "hstack",
+    "matrix_transpose",
+    "moveaxis",
+    "pad",
+    "permute_dims",
+    "ravel",
+    "repeat",
+    "reshape",
+    "roll",
+    "rot90",
+    "row_stack",
+    "split",
+    "squeeze",
+    "stack",
+    "swapaxes",
+    "tile",
+    "transpose",
+    "vsplit",
+    "vstack",
 ]

@@ -31,12 +31,26 @@ from hlodiff.prims import elementwise as ew
 # --- dtype checks and constants ---------------------------------------------------------------
 
 _BOOL = frozenset([dtypes.bool_])
-_INTS = frozenset([dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64, dtypes.uint8,
-                   dtypes.uint16, dtypes.uint32, dtypes.uint64])
+_INTS = frozenset(
+    [
+        dtypes.int8,
+        dtypes.int16,
+        dtypes.int32,
+        dtypes.int64,
+        dtypes.uint8,
+        dtypes.uint16,
+        dtypes.uint32,
+        dtypes.uint64,
+    ]
+)
 _FLOATS = frozenset([dtypes.bfloat16, dtypes.float16, dtypes.float32, dtypes.float64])
 _COMPLEX = frozenset([dtypes.complex64, dtypes.complex128])
-_KIND_NAMES = ((_BOOL, "bool"), (_INTS, "integer"), (_FLOATS, "floating"),
-               (_COMPLEX, "complexfloating"))
+_KIND_NAMES = (
+    (_BOOL, "bool"),
+    (_INTS, "integer"),
+    (_FLOATS, "floating"),
+    (_COMPLEX, "complexfloating"),
+)
 _NUMBERS = _INTS | _FLOATS | _COMPLEX
 _REALS = _BOOL | _INTS | _FLOATS
 _INTEGRAL = _BOOL | _INTS
@@ -46,8 +60,9 @@ def _check(name: str, x, allowed: frozenset, error=TypeError):
     """Raises like JAX when `x`'s dtype is not among `allowed` (a set lookup on the hot path)."""
     if x.dtype not in allowed:
         kinds = ", ".join(k for s, k in _KIND_NAMES if s <= allowed)
-        raise error(f"{name} does not accept dtype {x.dtype.name}. Accepted dtypes are "
-                    f"subtypes of {kinds}.")
+        raise error(
+            f"{name} does not accept dtype {x.dtype.name}. Accepted dtypes are subtypes of {kinds}."
+        )
     return x
 
 
@@ -100,10 +115,12 @@ def _to_bool(x):
 
 def _unary_inexact(name, prim, allowed=None):
     if allowed is None:  # every inexact dtype: nothing to check after promotion
+
         def fn(x, /):
             (x,) = promote_dtypes_inexact(name, x)
             return prim.bind(x)
     else:
+
         def fn(x, /):
             (x,) = promote_dtypes_inexact(name, x)
             return prim.bind(_check(name, x, allowed))
@@ -115,9 +132,11 @@ def _unary_inexact(name, prim, allowed=None):
 
 def _binary(name, prim, promote=promote_args, allowed=None):
     if allowed is None:
+
         def fn(x1, x2, /):
             return prim.bind(*promote(name, x1, x2))
     else:
+
         def fn(x1, x2, /):
             x1, x2 = promote(name, x1, x2)
             return prim.bind(_check(name, x1, allowed), x2)
@@ -199,8 +218,9 @@ def sinc(x, /):
     is_zero = ew.eq(x, _const(x, 0))
     pi_x = ew.mul(x, _const(x, np.pi))
     safe = ew.select_n(is_zero, pi_x, _const(x, 1))
-    return ew.select_n(is_zero, ew.div(ew.sin(safe), safe), ew.add(ew.mul(pi_x, _const(x, 0)),
-                                                                     _const(x, 1)))
+    return ew.select_n(
+        is_zero, ew.div(ew.sin(safe), safe), ew.add(ew.mul(pi_x, _const(x, 0)), _const(x, 1))
+    )
 
 
 def sigmoid(x, /):
@@ -282,7 +302,7 @@ def remainder(x1, x2, /):
 mod = remainder
 
 
-def divmod(x1, x2, /):  # noqa: A001
+def divmod(x1, x2, /):
     """(floor_divide(x1, x2), remainder(x1, x2))."""
     x1, x2 = promote_args_numeric("divmod", x1, x2)
     _check("divmod", x1, _REALS)
@@ -305,8 +325,10 @@ def power(x1, x2, /):
     if type(x2) is int or isinstance(x2, np.integer):
         (x1,) = promote_dtypes_numeric("power", x1)
         if x2 < 0 and x1.dtype in _INTS:
-            raise TypeError(f"Integers cannot be raised to negative powers, got "
-                            f"integer_pow({x1.aval.str_short()}, {int(x2)}).")
+            raise TypeError(
+                f"Integers cannot be raised to negative powers, got "
+                f"integer_pow({x1.aval.str_short()}, {int(x2)})."
+            )
         return ew.integer_pow(x1, int(x2))
     y1, y2 = promote_args_numeric("power", x1, x2)
     if y1.dtype in _INTS:
@@ -320,7 +342,7 @@ def power(x1, x2, /):
     return ew.pow(y1, y2)
 
 
-pow = power  # noqa: A001
+pow = power
 
 
 def _integer_power_array(x, y):
@@ -328,8 +350,11 @@ def _integer_power_array(x, y):
     Six squarings suffice: any |x| > 1 overflows 64 bits before y reaches 64. The result is
     strong, as in JAX (its constants are numpy values)."""
     one, zero = _strong_const(y, 1), _strong_const(y, 0)
-    acc = ew.select_n(ew.and_(ew.eq(x, _strong_const(x, 0)), ew.ne(y, zero)),
-                      _strong_const(x, 1), _strong_const(x, 0))
+    acc = ew.select_n(
+        ew.and_(ew.eq(x, _strong_const(x, 0)), ew.ne(y, zero)),
+        _strong_const(x, 1),
+        _strong_const(x, 0),
+    )
     acc = ew.add(acc, ew.mul(_strong(x), _strong_const(x, 0)))  # the output shape
     for _ in range(6):
         acc = ew.select_n(ew.ne(ew.and_(y, one), zero), acc, ew.mul(acc, x))
@@ -363,7 +388,7 @@ def absolute(x, /):
     return ew.abs(x)
 
 
-abs = absolute  # noqa: A001
+abs = absolute
 
 
 def fabs(x, /):
@@ -420,7 +445,7 @@ def trunc(x, /):
 fix = trunc
 
 
-def round(a, decimals: int = 0, out=None):  # noqa: A001
+def round(a, decimals: int = 0, out=None):
     """Rounds half to even to `decimals` digits, like numpy (and JAX)."""
     (a,) = promote_dtypes("round", a)
     if out is not None:
@@ -439,18 +464,20 @@ def _round_float(x, decimals):
         return ew.round(x, 1)
     if decimals > np.log10(float(dtypes.finfo(x.dtype).max)):
         return x
-    factor = _const(x, 10.0 ** decimals)
+    factor = _const(x, 10.0**decimals)
     return ew.div(ew.round(ew.mul(x, factor), 1), factor)
 
 
 def _round_int(x, decimals):
     """Integer rounding to a negative number of decimals, half to even (numpy's rule)."""
-    factor = _const(x, 10 ** -decimals)
+    factor = _const(x, 10**-decimals)
     q = floor_divide(x, factor)
     r = ew.sub(x, ew.mul(q, factor))
     twice = ew.mul(r, _const(x, 2))
-    up = ew.or_(ew.gt(twice, factor), ew.and_(ew.eq(twice, factor),
-                                               ew.ne(ew.and_(q, _const(q, 1)), _const(q, 0))))
+    up = ew.or_(
+        ew.gt(twice, factor),
+        ew.and_(ew.eq(twice, factor), ew.ne(ew.and_(q, _const(q, 1)), _const(q, 0))),
+    )
     return ew.mul(ew.select_n(up, q, ew.add(q, _const(q, 1))), factor)
 
 
@@ -587,8 +614,10 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     if not _is_inexact(x):
         return x
     if _is_complex(x):
-        return ew.complex_(nan_to_num(ew.real(x), nan=nan, posinf=posinf, neginf=neginf),
-                           nan_to_num(ew.imag(x), nan=nan, posinf=posinf, neginf=neginf))
+        return ew.complex_(
+            nan_to_num(ew.real(x), nan=nan, posinf=posinf, neginf=neginf),
+            nan_to_num(ew.imag(x), nan=nan, posinf=posinf, neginf=neginf),
+        )
     info = dtypes.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
@@ -714,8 +743,10 @@ def hypot(x1, x2, /):
     """sqrt(x1**2 + x2**2) without intermediate overflow."""
     x1, x2 = promote_args_inexact("hypot", x1, x2)
     if _is_complex(x1):
-        raise ValueError("hypot is not well defined for complex-valued inputs. Convert to real "
-                         "values first, e.g. with abs(x).")
+        raise ValueError(
+            "hypot is not well defined for complex-valued inputs. Convert to real "
+            "values first, e.g. with abs(x)."
+        )
     x1, x2 = ew.abs(x1), ew.abs(x2)
     big, small = ew.max(x1, x2), ew.min(x1, x2)
     is_zero = ew.eq(big, _literal(big, 0))
@@ -760,8 +791,10 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
             return nonzero(condition)
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise ValueError("Either both or neither of the x and y arguments should be provided "
-                         "to hlodiff.numpy.where.")
+        raise ValueError(
+            "Either both or neither of the x and y arguments should be provided "
+            "to hlodiff.numpy.where."
+        )
     check_arraylike("where", condition, x, y)
     x, y = promote_dtypes("where", x, y)
     (cond,) = promote_dtypes("where", condition)
@@ -769,7 +802,7 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     return ew.select_n(cond, y, x)
 
 
-def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):  # noqa: A002
+def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):
     """`arr` limited to [min, max] elementwise (either bound may be None)."""
     x = arr if arr is not None else a
     if x is None:
@@ -779,8 +812,10 @@ def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):  #
     check_arraylike("clip", *(v for v in (x, lo, hi) if v is not None))
     for v in (x, lo, hi):
         if v is not None and dtypes.is_complex(dtypes.dtype(v)):
-            raise ValueError("clip received a complex value; complex values have no ordering. "
-                             "Clip the real or imaginary part instead.")
+            raise ValueError(
+                "clip received a complex value; complex values have no ordering. "
+                "Clip the real or imaginary part instead."
+            )
     if lo is not None:
         x = maximum(lo, x)
     if hi is not None:
@@ -791,8 +826,9 @@ def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):  #
 def select(condlist, choicelist, default=0):
     """The value of the first true condition's choice, elementwise (else `default`)."""
     if len(condlist) != len(choicelist):
-        raise ValueError(f"condlist must have length equal to choicelist ({len(condlist)} vs "
-                         f"{len(choicelist)})")
+        raise ValueError(
+            f"condlist must have length equal to choicelist ({len(condlist)} vs {len(choicelist)})"
+        )
     if not condlist:
         raise ValueError("condlist must be non-empty")
     check_arraylike("select", *condlist, *choicelist, default)
@@ -824,16 +860,19 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         raise NotImplementedError("interp(period=...) is not implemented; wrap x yourself")
     x, xp, fp = promote_dtypes_inexact("interp", x, xp, fp)
     if xp.ndim != 1 or fp.ndim != 1 or xp.shape != fp.shape or not xp.shape[0]:
-        raise ValueError("interp: xp and fp must be non-empty 1-D arrays of the same length, got "
-                         f"shapes {xp.shape} and {fp.shape}")
+        raise ValueError(
+            "interp: xp and fp must be non-empty 1-D arrays of the same length, got "
+            f"shapes {xp.shape} and {fp.shape}"
+        )
     from hlodiff.numpy._indexing import take
     from hlodiff.numpy._reductions import sum as np_sum
     from hlodiff.prims import shape as sp
 
     n = xp.shape[0]
     # i = searchsorted(xp, x, side="right"), clipped to [1, n - 1]: x lies in [xp[i-1], xp[i]].
-    count = np_sum(less_equal(sp.expand_dims(xp, tuple(range(x.ndim))),
-                              sp.expand_dims(x, (x.ndim,))), axis=-1)
+    count = np_sum(
+        less_equal(sp.expand_dims(xp, tuple(range(x.ndim))), sp.expand_dims(x, (x.ndim,))), axis=-1
+    )
     i = clip(count, 1, max(n - 1, 1))
     lo = subtract(i, 1)
     x0, x1 = take(xp, lo, mode="clip"), take(xp, i, mode="clip")
@@ -847,7 +886,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return where(greater(x, take(xp, n - 1)), last if right is None else right, f)
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "np", "dtypes", "Array", "ew", "check_arraylike", "promote_args",
-    "promote_args_inexact", "promote_args_numeric", "promote_dtypes", "promote_dtypes_inexact",
-    "promote_dtypes_numeric", "promote_shapes")]
+__all__ = [
+    n
+    for n, v in list(globals().items())
+    if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+]

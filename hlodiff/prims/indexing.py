@@ -22,7 +22,7 @@ from hlodiff.core import Primitive, ShapedArray, Tracer, get_aval
 from hlodiff.prims import elementwise as ew
 from hlodiff.prims import shape as sp
 from hlodiff.transforms.batching import bdim_at_front, not_mapped
-from hlodiff.transforms.jvp import Zero, instantiate_zeros, tangent_aval
+from hlodiff.transforms.jvp import Zero, add_tangents, instantiate_zeros, tangent_aval
 from hlodiff.transforms.transpose import is_undefined_primal
 
 
@@ -39,7 +39,7 @@ class GatherScatterMode(enum.Enum):
     PROMISE_IN_BOUNDS = enum.auto()
 
     @staticmethod
-    def from_any(s) -> "GatherScatterMode":
+    def from_any(s) -> GatherScatterMode:
         if isinstance(s, GatherScatterMode):
             return s
         if s == "clip":
@@ -763,14 +763,8 @@ def _scatter_mul_jvp(primals, tangents, **params):
         # d(x * y) = x * dy at the scattered positions: scatter-add dy into zeros, times x.
         zeros = _zeros(get_aval(operand).shape, get_aval(t_updates).dtype)
         dy = scatter_add_p.bind(zeros, indices, t_updates, **params)
-        t = _add_any(t, ew.mul(operand, dy))
+        t = add_tangents(t, ew.mul(operand, dy))
     return out, t
-
-
-def _add_any(a, b):
-    from hlodiff.transforms.jvp import add_tangents
-
-    return add_tangents(a, b)
 
 
 def _scatter_mul_transpose(ct, operand, indices, updates, *, dimension_numbers,
@@ -797,15 +791,15 @@ def _scatter_extremal_jvp(p):
         operand, indices, updates = primals
         t_operand, _, t_updates = tangents
         dn = dimension_numbers
-        params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
-                      unique_indices=unique_indices, mode=mode)
+        params = {"dimension_numbers": dn, "indices_are_sorted": indices_are_sorted,
+                      "unique_indices": unique_indices, "mode": mode}
         out = p.bind(operand, indices, updates, **params)
         if type(t_operand) is Zero and type(t_updates) is Zero:
             return _zero_out(out)
         t_operand, t_updates = instantiate_zeros(t_operand), instantiate_zeros(t_updates)
         gdn, sizes = _inverse_gather(dn, get_aval(operand).ndim, get_aval(updates).shape)
-        back = lambda x: gather(x, indices, gdn, sizes)  # noqa: E731
-        add = lambda o, u: scatter_add(o, indices, u, dn)  # noqa: E731
+        back = lambda x: gather(x, indices, gdn, sizes)
+        add = lambda o, u: scatter_add(o, indices, u, dn)
         dtype = get_aval(updates).dtype
         ones_u, zeros_u = _ones_like(updates), _zeros(get_aval(updates).shape, dtype)
         zeros_o = _zeros(get_aval(operand).shape, dtype)
@@ -846,8 +840,8 @@ def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted, un
     operand, indices, updates = primals
     t_operand, _, t_updates = tangents
     dn = dimension_numbers
-    params = dict(dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
-                  unique_indices=unique_indices, mode=mode)
+    params = {"dimension_numbers": dn, "indices_are_sorted": indices_are_sorted,
+                  "unique_indices": unique_indices, "mode": mode}
     if type(t_operand) is Zero and type(t_updates) is Zero:
         return _zero_out(scatter_p.bind(operand, indices, updates, **params))
     t_operand, t_updates = instantiate_zeros(t_operand), instantiate_zeros(t_updates)
@@ -887,8 +881,8 @@ def _scatter_transpose(ct, operand, indices, updates, *, dimension_numbers, indi
                                   "unique_indices=True")
     if type(ct) is Zero:
         return [None, None, None]
-    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
-                  unique_indices=True, mode=mode)
+    params = {"dimension_numbers": dimension_numbers, "indices_are_sorted": indices_are_sorted,
+                  "unique_indices": True, "mode": mode}
     updates_shape = _aval_of(updates).shape
     operand_ct = updates_ct = None
     if is_undefined_primal(operand):  # overwritten positions get no cotangent
