@@ -19,7 +19,7 @@ from hlodiff import dtypes  # noqa: E402,F401
 from hlodiff.core import Array, ShapedArray  # noqa: E402,F401
 from hlodiff import prims as _prims  # noqa: E402,F401
 from hlodiff import numpy  # noqa: E402,F401
-from hlodiff import lax, tree_util, errors, test_util  # noqa: E402,F401
+from hlodiff import lax, tree_util, errors, test_util, random  # noqa: E402,F401
 from hlodiff.api import (  # noqa: E402,F401
     ShapeDtypeStruct,
     eval_shape,
@@ -36,6 +36,7 @@ from hlodiff.api import (  # noqa: E402,F401
     vmap,
 )
 from hlodiff.jit import jit  # noqa: E402,F401
+from hlodiff.export import export, load_exported  # noqa: E402,F401
 from hlodiff.devices import default_device, device_put, devices, local_devices  # noqa: E402,F401
 from hlodiff.prims.custom import custom_jvp, custom_vjp  # noqa: E402,F401
 from hlodiff.tree_util import (  # noqa: E402,F401

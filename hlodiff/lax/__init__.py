@@ -27,6 +27,7 @@ from hlodiff.prims.reduce import (  # noqa: F401
     reduce_or, reduce_prod, reduce_sum, sort,
 )
 from hlodiff.prims.linalg import dot, dot_general  # noqa: F401
+from hlodiff.prims.random import erf, erf_inv  # noqa: F401
 from hlodiff.prims.indexing import *  # noqa: F401,F403
 
 

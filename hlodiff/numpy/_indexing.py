@@ -217,12 +217,15 @@ def _static_slice(x, parsed, shape):
                 raise IndexError(f"index is out of bounds for axis {axis} with size 0")
             i = int(p.index)
             i = min(max(i + size if i < 0 else i, 0), size - 1)
-            starts.append(i), limits.append(i + 1), strides.append(1), squeeze_axes.append(axis)
+            lo, hi, step, rev = i, i + 1, 1, False
+            squeeze_axes.append(axis)
         else:
             lo, hi, step, rev = _slice_window(p.index, size)
-            starts.append(lo), limits.append(hi), strides.append(step)
-            if rev:
-                rev_axes.append(axis)
+        starts.append(lo)
+        limits.append(hi)
+        strides.append(step)
+        if rev:
+            rev_axes.append(axis)
     out = sp.slice(x, starts, limits, strides)
     out = sp.rev(out, rev_axes)
     out = sp.squeeze(out, squeeze_axes)
@@ -249,15 +252,17 @@ def _dynamic_slice(x, parsed, shape):
         (axis,) = p.axes
         if p.kind is _Kind.SLICE:
             start, stop, step = p.index.indices(shape[axis])
+            lo, size = (stop + 1, start - stop) if step < 0 else (start, stop - start)
+            starts.append(lo)
+            sizes.append(max(0, size))
             if step < 0:
-                lo = stop + 1
-                starts.append(lo), sizes.append(max(0, start + 1 - lo)), rev_axes.append(axis)
-            else:
-                starts.append(start), sizes.append(max(0, stop - start))
+                rev_axes.append(axis)
             continue
         if shape[axis] == 0:
             raise IndexError(f"index is out of bounds for axis {axis} with size 0")
-        starts.append(p.index), sizes.append(1), squeeze_axes.append(axis)
+        starts.append(p.index)
+        sizes.append(1)
+        squeeze_axes.append(axis)
     out = ix.dynamic_slice(x, starts, sizes)
     out = sp.rev(out, rev_axes)
     out = sp.squeeze(out, squeeze_axes)

@@ -48,7 +48,28 @@ def _is_operand(x) -> bool:
     return isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex))
 
 
+_BASIC = (int, slice)
+
+
+def _is_basic_index(idx, shape) -> bool:
+    """In-range ints and slices (and tuples of them): numpy's basic indexing, same as JAX's."""
+    items = idx if type(idx) is tuple else (idx,)
+    if len(items) > len(shape):
+        return False
+    for i, d in zip(items, shape):
+        t = type(i)
+        if t is int:
+            if not -d <= i < d:
+                return False
+        elif t is not slice:
+            return False
+    return True
+
+
 def _getitem(self, idx):
+    if type(self) is Array and _ctx.trace is eval_trace and self._value is not None and (
+            _is_basic_index(idx, self._value.shape)):
+        return Array(self._value[idx], self.weak_type)  # eager fast path: a numpy view
     return _indexing.getitem(self, idx)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from hlodiff import dtypes
 from hlodiff.core import Primitive, ShapedArray, get_aval
+from hlodiff.prims.xla_numerics import xla_log1p_impl, xla_log_impl, xla_tanh_f32_impl
 from hlodiff.transforms.batching import defvectorized, not_mapped
 from hlodiff.transforms.jvp import (
     Zero,
@@ -259,16 +260,26 @@ defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
 exp2_p = unop("exp2", accurate(np.exp2))
 defjvp2(exp2_p, lambda g, ans, x: mul(g, mul(ans, _const(x, math.log(2.0)))))
 
-log_p = unop("log", accurate(np.log))
+def _real_or_complex(real_impl, complex_impl):
+    """XLA's real kernels (bit-exact with JAX) for real floats; complex goes to numpy."""
+    return lambda x: complex_impl(x) if x.dtype.kind == "c" else real_impl(x)
+
+
+log_p = unop("log", _real_or_complex(xla_log_impl, accurate(np.log)))
 defjvp(log_p, lambda g, x: div(g, x))
 
-log1p_p = unop("log1p", accurate(np.log1p))
+log1p_p = unop("log1p", _real_or_complex(xla_log1p_impl, accurate(np.log1p)))
 defjvp(log1p_p, lambda g, x: div(g, add(x, _const(x, 1))))
 
 expm1_p = unop("expm1", accurate(np.expm1))
 defjvp2(expm1_p, lambda g, ans, x: mul(g, add(ans, _const(ans, 1))))
 
-tanh_p = unop("tanh", accurate(np.tanh))
+def _tanh_impl(x):
+    return xla_tanh_f32_impl(x) if x.dtype == np.float32 else _tanh_wide(x)
+
+
+_tanh_wide = accurate(np.tanh)
+tanh_p = unop("tanh", _tanh_impl)
 # d tanh = (1 - tanh^2) dx, written as (g + g*ans)(1 - ans) like JAX, reusing the output.
 defjvp2(tanh_p, lambda g, ans, x: mul(add(g, mul(g, ans)), sub(_const(x, 1), ans)))
 

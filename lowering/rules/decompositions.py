@@ -20,8 +20,9 @@ matmuls, e.g. a complex `dot_general` feeding a `subtract`.
   the panel below it with the block's inverse, update the trailing matrix with one matmul.
   Matrices that are not positive definite come out all NaN (lower triangle), as in JAX.
 - lu: partial pivoting needs a per-matrix pivot row, so the batch is a loop over matrices; each
-  is a blocked right-looking LU (LAPACK getrf): pivoted panel factorization with whole-row swaps,
-  then U12 = L11^{-1} A12 and the trailing update A22 -= L21 U12. Square matrices only.
+  is a blocked right-looking LU (LAPACK getrf): pivoted factorization of an (n, 64) panel with
+  row swaps inside the panel, one gather applying the panel's row order to the matrix, then
+  U12 = L11^{-1} A12 and the trailing update A22 -= L21 U12. Square matrices only.
 - qr, eigh, svd: no IREE lowering yet; they raise NotImplementedError (eager evaluation works).
 """
 
@@ -39,7 +40,7 @@ from ..emitter import aval, i64_array
 from ..registry import register
 
 I32 = np.dtype(np.int32)
-BLOCK = 64  # columns per block; matrices up to this size are one block
+BLOCK = 32  # columns per block; matrices up to this size are one block
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,8 +154,12 @@ class _Field:
         return hlo.unary(b, "real", x, self.part), hlo.unary(b, "imag", x, self.part)
 
     def join(self, v):
+        """The value as one tensor. The complex parts pass an optimization barrier first, so
+        the `complex` op is not fused into the matmul that produced them (which data tiling
+        cannot compile: "vector.transfer_read requires valid padding vector elemental type")."""
         if not self.complex:
             return v[0]
+        v = self.b.op("stablehlo.optimization_barrier", list(v), [p.aval for p in v])
         return self.b.op("stablehlo.complex", list(v), aval(v[0].shape, self.dtype))
 
     def from_real(self, r):
@@ -417,9 +422,11 @@ def _cholesky_lower(ctx, x):
         l11 = _cholesky_block(F, F.dslice(panel, zeros + [j0, 0], batch + (size, size)))
         if nblocks == 1:
             return [l11]
-        l21 = F.matmul(panel, F.adjoint(_tri_inverse(F, l11, False)))  # A21 L11^{-H}
         below = _iota_cmp(b, panel_shape, nd - 2, _plus(b, j0, size), "GE")
-        l21 = F.select(below, l21, F.zeros(panel_shape))
+        # Masks go on matmul inputs: with data tiling, IREE 3.13 overflows its 32 KiB stack
+        # limit compiling a matmul fused with a select on its result.
+        a21 = F.select(below, panel, F.zeros(panel_shape))
+        l21 = F.matmul(a21, F.adjoint(_tri_inverse(F, l11, False)))  # L21 = A21 L11^{-H}
         a = F.dupdate(a, F.dupdate(l21, l11, zeros + [j0, 0]), zeros + [0, j0])
         return [F.sub(a, F.matmul(l21, F.adjoint(l21)))]  # A22 -= L21 L21^H
 
@@ -462,18 +469,36 @@ def _swap_rows(F, x, i, j):
     return F.dupdate(F.dupdate(x, rj, [i, 0]), ri, [j, 0])
 
 
+def _swap_entries(b, v, i, j):
+    vi, vj = _dslice(b, v, [i], (1,)), _dslice(b, v, [j], (1,))
+    return _dupdate(b, _dupdate(b, v, vj, [i]), vi, [j])
+
+
+def _take_rows(F, x, rows):
+    """x[rows] for an (n,) int32 vector of row indices (one gather per part)."""
+    b = F.b
+    n, width = x[0].shape
+    dn = ("#stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], "
+          "operand_batching_dims = [], start_indices_batching_dims = [], start_index_map = [0], "
+          "index_vector_dim = 1>")
+    attrs = {"dimension_numbers": dn, "slice_sizes": i64_array((1, width)),
+             "indices_are_sorted": "false"}
+    idx = hlo.reshape(b, rows, (rows.shape[0], 1))
+    return F.map(lambda p: b.op("stablehlo.gather", [p, idx], aval((rows.shape[0], width),
+                                                                     p.dtype), attrs), x)
+
+
 def _lu_panel_step(F, size, n):
-    """One column of the pivoted panel factorization (columns j0 .. j0 + size)."""
+    """One column of the pivoted factorization of the (n, size) panel at column j0. Rows are
+    swapped inside the panel only; `swaps` records the panel's row order for the rest."""
     b = F.b
 
-    def step(jj, a, perm, piv, j0):
+    def step(jj, panel, swaps, perm, piv, j0):
         j = hlo.add(b, j0, jj)
-        p = _argmax_from(F, F.dslice(a, [0, j], (n, 1)), j)
+        p = _argmax_from(F, F.dslice(panel, [0, jj], (n, 1)), j)
         piv = _dupdate(b, piv, hlo.reshape(b, p, (1,)), [j])
-        a = _swap_rows(F, a, j, p)
-        pj, pp = _dslice(b, perm, [j], (1,)), _dslice(b, perm, [p], (1,))
-        perm = _dupdate(b, _dupdate(b, perm, pp, [j]), pj, [p])
-        panel = F.dslice(a, [0, j0], (n, size))
+        panel = _swap_rows(F, panel, j, p)
+        swaps, perm = _swap_entries(b, swaps, j, p), _swap_entries(b, perm, j, p)
         prow = F.dslice(panel, [j, 0], (1, size))
         pivot = F.dslice(prow, [0, jj], (1, 1))
         col = F.dslice(panel, [0, jj], (n, 1))
@@ -487,7 +512,7 @@ def _lu_panel_step(F, size, n):
         at_col = hlo.and_(b, _iota_cmp(b, (n, size), 1, jj, "EQ"),
                           _iota_cmp(b, (n, size), 0, j, "GT"))
         panel = F.select(at_col, F.broadcast(ell, (n, size)), panel)
-        return F.dupdate(a, panel, [0, j0]), perm, piv, j0
+        return panel, swaps, perm, piv, j0
 
     return step
 
@@ -503,18 +528,21 @@ def _lu_single(F, a):
 
     def block(kb, a, perm, piv):
         j0 = _times(b, kb, size)
-        a, perm, piv, _ = _fori(b, size, [a, perm, piv, j0], panel_step)
-        if nblocks > 1:
-            rows = F.dslice(a, [j0, 0], (size, n_pad))
-            inv = _tri_inverse(F, F.dslice(a, [j0, j0], (size, size)), True)
-            right = _iota_cmp(b, (size, n_pad), 1, _plus(b, j0, size), "GE")
-            u12 = F.select(right, F.matmul(inv, rows), F.zeros((size, n_pad)))
-            a = F.dupdate(a, F.select(right, u12, rows), [j0, 0])
-            l21 = F.dslice(a, [0, j0], (n_pad, size))
-            below = _iota_cmp(b, (n_pad, size), 0, _plus(b, j0, size), "GE")
-            l21 = F.select(below, l21, F.zeros((n_pad, size)))
-            a = F.sub(a, F.matmul(l21, u12))  # A22 -= L21 U12
-        return a, perm, piv
+        panel = F.dslice(a, [0, j0], (n_pad, size))
+        swaps = hlo.iota(b, (n_pad,), I32, 0)
+        panel, swaps, perm, piv, _ = _fori(b, size, [panel, swaps, perm, piv, j0], panel_step)
+        if nblocks == 1:
+            return panel, perm, piv
+        a = F.dupdate(_take_rows(F, a, swaps), panel, [0, j0])  # the panel's row swaps
+        rows = F.dslice(a, [j0, 0], (size, n_pad))
+        inv = _tri_inverse(F, F.dslice(a, [j0, j0], (size, size)), True)
+        right = _iota_cmp(b, (size, n_pad), 1, _plus(b, j0, size), "GE")
+        keep = F.select(right, F.zeros((size, n_pad)), rows)
+        u12 = F.matmul(inv, F.sub(rows, keep))  # L11^{-1} A12, zero left of A12
+        a = F.dupdate(a, F.add(u12, keep), [j0, 0])
+        below = _iota_cmp(b, (n_pad, size), 0, _plus(b, j0, size), "GE")
+        l21 = F.select(below, F.dslice(a, [0, j0], (n_pad, size)), F.zeros((n_pad, size)))
+        return F.sub(a, F.matmul(l21, u12)), perm, piv  # A22 -= L21 U12
 
     perm = hlo.iota(b, (n_pad,), I32, 0)
     piv = hlo.full(b, 0, I32, (n_pad,))
