@@ -244,7 +244,9 @@ defjvp_zero(ceil_p)
 def _round_impl(x, rounding_method=0):
     if rounding_method == 1:  # TO_NEAREST_EVEN
         return np.round(x)
-    return (np.sign(x) * np.floor(np.abs(x) + np.array(0.5, x.dtype))).astype(x.dtype)
+    # Away from zero, exactly: floor(|x| + 0.5) rounds 0.49999997 up in float32.
+    t = np.trunc(x)
+    return (t + np.where(np.abs(x - t) >= np.array(0.5, x.dtype), np.sign(x), 0)).astype(x.dtype)
 
 
 round_p = unop("round", _round_impl, (_float,))
@@ -260,9 +262,12 @@ defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
 exp2_p = unop("exp2", accurate(np.exp2))
 defjvp2(exp2_p, lambda g, ans, x: mul(g, mul(ans, _const(x, math.log(2.0)))))
 
-def _real_or_complex(real_impl, complex_impl):
-    """XLA's real kernels (bit-exact with JAX) for real floats; complex goes to numpy."""
-    return lambda x: complex_impl(x) if x.dtype.kind == "c" else real_impl(x)
+_F32_F64 = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _real_or_complex(real_impl, other_impl):
+    """XLA's kernels (bit-exact with JAX) for float32/64; other dtypes go through numpy."""
+    return lambda x: real_impl(x) if x.dtype in _F32_F64 else other_impl(x)
 
 
 log_p = unop("log", _real_or_complex(xla_log_impl, accurate(np.log)))
@@ -387,7 +392,7 @@ deflinear(conj_p, lambda ct, x: [conj(ct)])
 not_p = unop("not", lambda x: np.invert(x), (_bool, _int))
 defjvp_zero(not_p)
 
-population_count_p = unop("population_count", lambda x: np.bitwise_count(x).astype(x.dtype),
+population_count_p = unop("population_count", lambda x: np.bitwise_count(_unsigned_view(x)).astype(x.dtype),
                           (_int,))
 defjvp_zero(population_count_p)
 
@@ -470,10 +475,12 @@ mul_p.transpose = _mul_transpose
 
 def _div_impl(x, y):
     if dtypes.is_integer(x.dtype):
-        # C-style truncation toward zero, like XLA.
-        q = np.floor_divide(x, np.where(y == 0, 1, y))
-        fix = (np.remainder(x, np.where(y == 0, 1, y)) != 0) & ((x < 0) != (y < 0))
-        return (q + fix).astype(x.dtype)
+        # C-style truncation toward zero; x / 0 is -1 (all bits set), as XLA defines it.
+        safe = np.where(y == 0, 1, y)
+        q = np.floor_divide(x, safe)
+        fix = (np.remainder(x, safe) != 0) & ((x < 0) != (safe < 0))
+        out = (q + fix).astype(x.dtype)
+        return np.where(y == 0, np.array(-1).astype(x.dtype), out)
     return np.true_divide(x, y)
 
 
@@ -494,7 +501,8 @@ div_p.transpose = _div_transpose
 
 def _rem_impl(x, y):
     if dtypes.is_integer(x.dtype):
-        return np.fmod(x, np.where(y == 0, 1, y)).astype(x.dtype)
+        # x % 0 is x, as XLA defines it.
+        return np.where(y == 0, x, np.fmod(x, np.where(y == 0, 1, y))).astype(x.dtype)
     return np.fmod(x, y)
 
 
@@ -598,24 +606,39 @@ or_p = _logic("or", np.bitwise_or)
 xor_p = _logic("xor", np.bitwise_xor)
 
 
+def _unsigned_view(x):
+    return x.view(np.dtype(f"u{x.dtype.itemsize}")) if x.dtype.kind == "i" else x
+
+
+def _shift_amount(y, bits):
+    """Shift amounts as unsigned: negative or >= bitwidth counts as out of range, like XLA."""
+    return _unsigned_view(np.asarray(y)).astype(np.uint64), bits
+
+
 def _shift_right_logical(x, y):
-    bits = x.dtype.itemsize * 8
-    ux = x.view(np.dtype(f"u{x.dtype.itemsize}"))
-    out = np.right_shift(ux, y.astype(ux.dtype))
-    return np.where(y >= bits, 0, out).astype(ux.dtype).view(x.dtype)
+    ux = _unsigned_view(x)
+    amount, bits = _shift_amount(y, x.dtype.itemsize * 8)
+    out = np.right_shift(ux, np.minimum(amount, bits - 1).astype(ux.dtype))
+    return np.where(amount >= bits, 0, out).astype(ux.dtype).view(x.dtype)
 
 
 def _shift_left(x, y):
-    bits = x.dtype.itemsize * 8
-    return np.where(y >= bits, 0, np.left_shift(x, np.minimum(y, bits - 1))).astype(x.dtype)
+    amount, bits = _shift_amount(y, x.dtype.itemsize * 8)
+    out = np.left_shift(x, np.minimum(amount, bits - 1).astype(x.dtype))
+    return np.where(amount >= bits, 0, out).astype(x.dtype)
+
+
+def _shift_right_arithmetic(x, y):
+    """Sign-filling shift; unsigned operands are shifted as their signed bit patterns."""
+    sx = x.view(np.dtype(f"i{x.dtype.itemsize}")) if x.dtype.kind == "u" else x
+    amount, bits = _shift_amount(y, x.dtype.itemsize * 8)
+    out = np.right_shift(sx, np.minimum(amount, bits - 1).astype(sx.dtype))
+    return out.astype(sx.dtype).view(x.dtype)
 
 
 shift_left_p = _logic("shift_left", _shift_left)
 shift_right_logical_p = _logic("shift_right_logical", _shift_right_logical)
-shift_right_arithmetic_p = _logic(
-    "shift_right_arithmetic",
-    lambda x, y: np.right_shift(x, np.minimum(y, x.dtype.itemsize * 8 - 1)).astype(x.dtype),
-)
+shift_right_arithmetic_p = _logic("shift_right_arithmetic", _shift_right_arithmetic)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -625,10 +648,16 @@ shift_right_arithmetic_p = _logic(
 def _convert_impl(x, *, new_dtype, weak_type):
     if dtypes.is_complex(x.dtype) and not dtypes.is_complex(new_dtype):
         x = np.real(x)
-    if dtypes.is_inexact(x.dtype) and dtypes.is_integer(new_dtype):
+    if dtypes.is_inexact(x.dtype) and (dtypes.is_integer(new_dtype) or new_dtype == np.bool_):
+        if new_dtype == np.bool_:
+            return np.asarray(x != 0)
+        # Saturate (NaN -> 0) like XLA, deciding in float64 so the bounds are exact.
+        info = np.iinfo(new_dtype)
         with np.errstate(invalid="ignore"):
-            info = np.iinfo(new_dtype)
-            x = np.clip(np.nan_to_num(np.trunc(x), nan=0), info.min, info.max)
+            t = np.trunc(np.asarray(x, np.float64))
+            out = np.where(np.isnan(t), 0, np.clip(t, info.min, info.max))
+            big = t >= float(info.max)
+            return np.where(big, info.max, out.astype(new_dtype)).astype(new_dtype)
     return np.asarray(x).astype(new_dtype)
 
 

@@ -52,6 +52,8 @@ def _dot_general_abstract(lhs, rhs, *, dimension_numbers, precision, preferred_e
 def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
     out_dtype = preferred_element_type or lhs.dtype
+    if preferred_element_type is not None and lhs.dtype != out_dtype:
+        lhs, rhs = lhs.astype(out_dtype), rhs.astype(out_dtype)  # accumulate in the wide type
     if not lb and lhs.ndim <= 2 and rhs.ndim <= 2 and _is_plain_matmul(lhs, rhs, lc, rc):
         return np.asarray(np.dot(lhs, rhs), dtype=out_dtype)
     lf = _remaining(lhs.ndim, lc, lb)

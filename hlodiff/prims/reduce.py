@@ -412,9 +412,12 @@ def cummin(x, axis=0, reverse=False):
 
 def _sort_impl(*operands, dimension, is_stable, num_keys):
     keys = [np.moveaxis(k, dimension, -1) for k in operands[:num_keys]]
-    keys = [_total_order_key(k) for k in keys]
-    order = np.lexsort(keys[::-1], axis=-1) if num_keys > 1 else np.argsort(
-        keys[0], axis=-1, kind="stable")
+    # np.lexsort sorts by the last key first: NaN flags go after each key's values, so NaNs
+    # sort last (after inf) and the sort is stable, like XLA's total-order comparator.
+    sort_keys = []
+    for k in reversed(keys):
+        sort_keys.extend(_total_order_keys(k))
+    order = np.lexsort(sort_keys, axis=-1)
     outs = []
     for o in operands:
         om = np.moveaxis(o, dimension, -1)
@@ -422,14 +425,14 @@ def _sort_impl(*operands, dimension, is_stable, num_keys):
     return outs
 
 
-def _total_order_key(k):
-    """NaNs sort last, -0.0 before +0.0, like XLA's total order comparator."""
+def _total_order_keys(k):
+    """Keys for np.lexsort (least significant first) ordering `k` with NaNs last."""
     if dtypes.is_complex(k.dtype):
-        return k
+        return [np.imag(k), np.real(k)]
     if dtypes.is_inexact(k.dtype):
-        k = k.astype(np.float64)
-        return np.where(np.isnan(k), np.inf, k) + np.where(np.isnan(k), 0, 0)
-    return k
+        nan = np.isnan(k)
+        return [np.where(nan, 0, k), nan]
+    return [k]
 
 
 def _sort_abstract(*operands, dimension, is_stable, num_keys):
