@@ -683,3 +683,303 @@ def test_nondiff_argnums():
     """, ns)
     check(ns, "print(app(lambda x: x ** 2, 4.))", "16.0")
     check(ns, "print(grad(app, 1)(lambda x: x ** 2, 4.))", "5.0")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells that use the PRNG: the spec's printed numbers come from random.key(0)
+
+PREDICT_SRC = """
+from hlodiff import random, jacfwd, jacrev, jvp, vjp
+key = random.key(0)
+def sigmoid(x):
+  return 0.5 * (jnp.tanh(x / 2) + 1)
+def predict(W, b, inputs):
+  return sigmoid(jnp.dot(inputs, W) + b)
+inputs = jnp.array([[0.52, 1.12, 0.77],
+                    [0.88, -1.08, 0.15],
+                    [0.52, 0.06, -1.30],
+                    [0.74, -2.49, 1.39]])
+key, W_key, b_key = random.split(key, 3)
+W = random.normal(W_key, (3,))
+b = random.normal(b_key, ())
+f = lambda W: predict(W, b, inputs)
+"""
+
+JAC = """[[ 0.05981758 0.12883787 0.08857603]
+ [ 0.04015916 -0.04928625 0.00684531]
+ [ 0.12188288 0.01406341 -0.3047072 ]
+ [ 0.00140431 -0.00472531 0.00263782]]"""
+
+
+def predict_ns():
+    ns = new_ns()
+    run_cell(PREDICT_SRC, ns)
+    return ns
+
+
+def test_key_prints_like_jax():
+    ns = new_ns()
+    check(ns, "from hlodiff import random\nprint(random.key(0))",
+          "Array((), dtype=key<fry>) overlaying:\n[0 0]")
+
+
+def test_jacfwd_jacrev_and_dict_and_hessian():
+    ns = predict_ns()
+    check(ns, """
+    J = jacfwd(f)(W)
+    print("jacfwd result, with shape", J.shape)
+    print(J)
+    J = jacrev(f)(W)
+    print("jacrev result, with shape", J.shape)
+    print(J)
+    """, "jacfwd result, with shape (4, 3)\n" + JAC + "\njacrev result, with shape (4, 3)\n"
+         + JAC)
+    check(ns, """
+    def predict_dict(params, inputs):
+      return predict(params['W'], params['b'], inputs)
+    J_dict = jacrev(predict_dict)({'W': W, 'b': b}, inputs)
+    for k, v in J_dict.items():
+      print("Jacobian from {} to logits is".format(k))
+      print(v)
+    """, "Jacobian from W to logits is\n" + JAC + "\nJacobian from b to logits is\n"
+         "[0.11503381 0.04563541 0.23439017 0.00189771]")
+    check(ns, """
+    def hessian(f):
+      return jacfwd(jacrev(f))
+    H = hessian(f)(W)
+    print("hessian, with shape", H.shape)
+    print(H)
+    """, """hessian, with shape (4, 3, 3)
+[[[ 0.02285465 0.04922541 0.03384247]
+  [ 0.04922541 0.10602397 0.07289147]
+  [ 0.03384247 0.07289147 0.05011288]]
+ [[-0.03195215 0.03921401 -0.00544639]
+  [ 0.03921401 -0.04812629 0.00668421]
+  [-0.00544639 0.00668421 -0.00092836]]
+ [[-0.01583708 -0.00182736 0.03959271]
+  [-0.00182736 -0.00021085 0.00456839]
+  [ 0.03959271 0.00456839 -0.09898177]]
+ [[-0.00103524 0.00348343 -0.00194457]
+  [ 0.00348343 -0.01172127 0.0065432 ]
+  [-0.00194457 0.0065432 -0.00365263]]]""")
+
+
+def test_jvp_vjp_cells_and_hvp_agreement():
+    ns = predict_ns()
+    run_cell("""
+    key, subkey = random.split(key)
+    v = random.normal(subkey, W.shape)
+    y, u = jvp(f, (W,), (v,))
+    y, vjp_fun = vjp(f, W)
+    key, subkey = random.split(key)
+    u = random.normal(subkey, y.shape)
+    v = vjp_fun(u)
+    """, ns)
+    assert ns["v"][0].shape == (3,)
+    check(ns, """
+    def hvp(f, primals, tangents):
+      return jvp(grad(f), primals, tangents)[1]
+    def hessian(f):
+      return jacfwd(jacrev(f))
+    def f(X):
+      return jnp.sum(jnp.tanh(X)**2)
+    key, subkey1, subkey2 = random.split(key, 3)
+    X = random.normal(subkey1, (30, 40))
+    V = random.normal(subkey2, (30, 40))
+    ans1 = hvp(f, (X,), (V,))
+    ans2 = jnp.tensordot(hessian(f)(X), V, 2)
+    print(jnp.allclose(ans1, ans2, 1e-4, 1e-4))
+    """, "True")
+    check(ns, """
+    def hvp_revfwd(f, primals, tangents):
+      g = lambda primals: jvp(f, primals, tangents)[1]
+      return grad(g)(primals)
+    def hvp_revrev(f, primals, tangents):
+      x, = primals
+      v, = tangents
+      return grad(lambda x: jnp.vdot(grad(f)(x), v))(x)
+    print(jnp.allclose(hvp_revfwd(f, (X,), (V,))[0], ans1, 1e-4, 1e-4))
+    print(jnp.allclose(hvp_revrev(f, (X,), (V,)), ans1, 1e-4, 1e-4))
+    """, "True\nTrue")
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_matrix_jacobian_products(jitted):
+    ns = predict_ns()
+    run_cell("""
+    y = f(W)
+    def loop_mjp(f, x, M):
+      y, vjp_fun = vjp(f, x)
+      return jnp.vstack([vjp_fun(mi) for mi in M])
+    def vmap_mjp(f, x, M):
+      y, vjp_fun = vjp(f, x)
+      outs, = vmap(vjp_fun)(M)
+      return outs
+    key = random.key(0)
+    num_covecs = 128
+    U = random.normal(key, (num_covecs,) + y.shape)
+    def loop_jmp(f, W, M):
+      return jnp.vstack([jvp(f, (W,), (mi,))[1] for mi in M])
+    def vmap_jmp(f, W, M):
+      _jvp = lambda s: jvp(f, (W,), (s,))[1]
+      return vmap(_jvp)(M)
+    num_vecs = 128
+    S = random.normal(key, (num_vecs,) + W.shape)
+    """, ns)
+    if jitted:
+        run_cell("vmap_mjp = jit(vmap_mjp, static_argnums=0)\n"
+                 "vmap_jmp = jit(vmap_jmp, static_argnums=0)", ns)
+    check(ns, """
+    loop_vs = loop_mjp(f, W, M=U)
+    vmap_vs = vmap_mjp(f, W, M=U)
+    assert jnp.allclose(loop_vs, vmap_vs), 'Vmap and non-vmapped Matrix-Jacobian Products should be identical'
+    loop_vs = loop_jmp(f, W, M=S)
+    vmap_vs = vmap_jmp(f, W, M=S)
+    assert jnp.allclose(loop_vs, vmap_vs), 'Vmap and non-vmapped Jacobian-Matrix products should be identical'
+    print(loop_vs.shape, vmap_vs.shape)
+    """, "(128, 4) (128, 4)")
+    check(ns, """
+    def our_jacrev(f):
+      def jacfun(x):
+        y, vjp_fun = vjp(f, x)
+        J, = vmap(vjp_fun, in_axes=0)(jnp.eye(len(y)))
+        return J
+      return jacfun
+    assert jnp.allclose(jacrev(f)(W), our_jacrev(f)(W)), 'Incorrect reverse-mode Jacobian results!'
+    def our_jacfwd(f):
+      def jacfun(x):
+        _jvp = lambda s: jvp(f, (x,), (s,))[1]
+        Jt = vmap(_jvp, in_axes=1)(jnp.eye(len(x)))
+        return jnp.transpose(Jt)
+      return jacfun
+    assert jnp.allclose(jacfwd(f)(W), our_jacfwd(f)(W)), 'Incorrect forward-mode Jacobian results!'
+    """)
+
+
+def test_complex_jvp_and_vjp_checks():
+    ns = new_ns()
+    run_cell("from hlodiff import random, jvp, vjp", ns)
+    check(ns, """
+    def check(seed):
+      key = random.key(seed)
+      key, subkey = random.split(key)
+      a, b, c, d = random.uniform(subkey, (4,))
+      def fun(z):
+        x, y = jnp.real(z), jnp.imag(z)
+        return u(x, y) + v(x, y) * 1j
+      def u(x, y):
+        return a * x + b * y
+      def v(x, y):
+        return c * x + d * y
+      key, subkey = random.split(key)
+      x, y = random.uniform(subkey, (2,))
+      z = x + y * 1j
+      key, subkey = random.split(key)
+      c, d = random.uniform(subkey, (2,))
+      z_dot = c + d * 1j
+      _, ans = jvp(fun, (z,), (z_dot,))
+      expected = (grad(u, 0)(x, y) * c +
+                  grad(u, 1)(x, y) * d +
+                  grad(v, 0)(x, y) * c * 1j+
+                  grad(v, 1)(x, y) * d * 1j)
+      print(jnp.allclose(ans, expected))
+    check(0)
+    check(1)
+    check(2)
+    """, "True\nTrue\nTrue")
+    check(ns, """
+    def check(seed):
+      key = random.key(seed)
+      key, subkey = random.split(key)
+      a, b, c, d = random.uniform(subkey, (4,))
+      def fun(z):
+        x, y = jnp.real(z), jnp.imag(z)
+        return u(x, y) + v(x, y) * 1j
+      def u(x, y):
+        return a * x + b * y
+      def v(x, y):
+        return c * x + d * y
+      key, subkey = random.split(key)
+      x, y = random.uniform(subkey, (2,))
+      z = x + y * 1j
+      key, subkey = random.split(key)
+      c, d = random.uniform(subkey, (2,))
+      z_bar = jnp.array(c + d * 1j) # for dtype control
+      _, fun_vjp = vjp(fun, z)
+      ans, = fun_vjp(z_bar)
+      expected = (grad(u, 0)(x, y) * c +
+                  grad(v, 0)(x, y) * (-d) +
+                  grad(u, 1)(x, y) * c * (-1j) +
+                  grad(v, 1)(x, y) * (-d) * (-1j))
+      assert jnp.allclose(ans, expected, atol=1e-5, rtol=1e-5)
+    check(0)
+    check(1)
+    check(2)
+    """)
+
+
+# ---------------------------------------------------------------------------------------------
+# Implicit differentiation of a while_loop fixed point
+
+
+FIXED_POINT_SRC = """
+from functools import partial
+from hlodiff import custom_vjp, vjp
+from hlodiff.lax import while_loop
+def fixed_point(f, a, x_guess):
+  def cond_fun(carry):
+    x_prev, x = carry
+    return jnp.abs(x_prev - x) > 1e-6
+  def body_fun(carry):
+    _, x = carry
+    return x, f(a, x)
+  _, x_star = while_loop(cond_fun, body_fun, (x_guess, f(a, x_guess)))
+  return x_star
+def newton_sqrt(a):
+  update = lambda a, x: 0.5 * (x + a / x)
+  return fixed_point(update, a, a)
+"""
+
+
+def test_newton_sqrt_and_implicit_gradients():
+    ns = new_ns()
+    run_cell(FIXED_POINT_SRC, ns)
+    check(ns, "print(newton_sqrt(2.))", "1.4142135")
+    check(ns, "print(jit(vmap(newton_sqrt))(jnp.array([1., 2., 3., 4.])))",
+          "[1. 1.4142135 1.7320509 2. ]")
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for "
+                                         "lax.while_loop"):
+        run_cell("grad(newton_sqrt)(2.)", ns)
+    run_cell("""
+    @partial(custom_vjp, nondiff_argnums=(0,))
+    def fixed_point(f, a, x_guess):
+      def cond_fun(carry):
+        x_prev, x = carry
+        return jnp.abs(x_prev - x) > 1e-6
+      def body_fun(carry):
+        _, x = carry
+        return x, f(a, x)
+      _, x_star = while_loop(cond_fun, body_fun, (x_guess, f(a, x_guess)))
+      return x_star
+    def fixed_point_fwd(f, a, x_init):
+      x_star = fixed_point(f, a, x_init)
+      return x_star, (a, x_star)
+    def fixed_point_rev(f, res, x_star_bar):
+      a, x_star = res
+      _, vjp_a = vjp(lambda a: f(a, x_star), a)
+      a_bar, = vjp_a(fixed_point(partial(rev_iter, f),
+                                 (a, x_star, x_star_bar),
+                                 x_star_bar))
+      return a_bar, jnp.zeros_like(x_star)
+    def rev_iter(f, packed, u):
+      a, x_star, x_star_bar = packed
+      _, vjp_x = vjp(lambda x: f(a, x), x_star)
+      return x_star_bar + vjp_x(u)[0]
+    fixed_point.defvjp(fixed_point_fwd, fixed_point_rev)
+    """, ns)
+    check(ns, "print(newton_sqrt(2.))", "1.4142135")
+    check(ns, "print(grad(newton_sqrt)(2.))\nprint(grad(grad(newton_sqrt))(2.))",
+          "0.35355338\n-0.088388346")
+    check(ns, "print(grad(jnp.sqrt)(2.))\nprint(grad(grad(jnp.sqrt))(2.))",
+          "0.35355338\n-0.08838835")
+    check(ns, "print(jit(grad(newton_sqrt))(2.))", "0.35355338")
