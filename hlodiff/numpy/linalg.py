@@ -20,9 +20,9 @@ import numpy as np
 from hlodiff import dtypes
 from hlodiff.core import Array, get_aval
 from hlodiff.lax import linalg as lax_linalg
-from hlodiff.numpy._core import asarray, canonicalize_axes, promote_dtypes_inexact
 from hlodiff.numpy import _reductions as red
 from hlodiff.numpy import _ufuncs as uf
+from hlodiff.numpy._core import asarray, canonicalize_axes, promote_dtypes_inexact
 from hlodiff.prims import decompositions as dp
 from hlodiff.prims import elementwise as ew
 from hlodiff.prims import shape as sp
@@ -178,9 +178,8 @@ def inv(a):
     (a,) = _inexact("inv", a)
     _check_square("inv", a, "Argument to inv")
     shape = _shape(a)
-    eye = sp.broadcast_in_dim(dp._eye(shape[-1], get_aval(a).dtype), shape,
-                              (len(shape) - 2, len(shape) - 1))
-    return solve(a, eye)
+    eye = np.eye(shape[-1], dtype=get_aval(a).dtype)  # a constant (see decompositions._eye_mask)
+    return solve(a, sp.broadcast_in_dim(eye, shape, (len(shape) - 2, len(shape) - 1)))
 
 
 def matrix_power(a, n: int):
@@ -199,7 +198,7 @@ def matrix_power(a, n: int):
     from hlodiff.numpy import matmul
 
     if n == 0:
-        eye = dp._eye(shape[-1], get_aval(a).dtype)
+        eye = np.eye(shape[-1], dtype=get_aval(a).dtype)
         return sp.broadcast_in_dim(eye, shape, (len(shape) - 2, len(shape) - 1))
     if n < 0:
         a, n = inv(a), -n
@@ -353,7 +352,8 @@ def slogdet(a, *, method: str | None = None):
     sign is 0 and logabsdet -inf for singular a. The derivative of logabsdet is
     real(trace(a^{-1} da)), here by differentiating through the LU factorization.
     """
-    from hlodiff.numpy import arange, asarray as _asarray
+    from hlodiff.numpy import arange
+    from hlodiff.numpy import asarray as _asarray
 
     (a,) = _inexact("slogdet", a)
     _check_square("slogdet", a)
@@ -382,7 +382,7 @@ def slogdet(a, *, method: str | None = None):
 # Norms
 
 
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
+def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm (Frobenius / 2-norm by default); matrix ord 2, -2 and 'nuc' use
     the singular values."""
     x = asarray(x)
@@ -421,7 +421,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     raise ValueError(f"Invalid norm order {ord!r} for an array of rank {ndim}")
 
 
-def _svd_norm(x, ord, r, c, keepdims):  # noqa: A002
+def _svd_norm(x, ord, r, c, keepdims):
     from hlodiff.numpy import expand_dims, moveaxis
 
     s = svd(moveaxis(x, (r, c), (-2, -1)), compute_uv=False)
@@ -453,6 +453,24 @@ def matrix_rank(M, rtol=None, *, tol=None, hermitian: bool = False):
     return red.sum(S > rtol, axis=-1)
 
 
-__all__ = ["EighResult", "QRResult", "SlogdetResult", "SVDResult", "cholesky", "det", "eigh",
-           "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank", "norm", "pinv", "qr",
-           "slogdet", "solve", "svd", "svdvals"]
+__all__ = [
+    "EighResult",
+    "QRResult",
+    "SVDResult",
+    "SlogdetResult",
+    "cholesky",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "lstsq",
+    "matrix_power",
+    "matrix_rank",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+]

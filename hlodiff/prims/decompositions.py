@@ -109,10 +109,24 @@ def _triu(x, k: int = 0):
     return ew.select_n(_tri_mask(get_aval(x).shape, k, False), ew._const(x, 0), x)
 
 
-def _eye(n: int, dtype, ndim: int = 2):
-    """The identity, shaped `(1, ..., 1, n, n)` to broadcast against rank-`ndim` stacks."""
-    eq = ew.eq(sp.broadcasted_iota(np.int32, (n, n), 0), sp.broadcasted_iota(np.int32, (n, n), 1))
-    return sp.reshape(ew.convert_element_type(eq, dtype), (1,) * (ndim - 2) + (n, n))
+def _eye_mask(n: int, ndim: int = 2, start: int = 0):
+    """Bool mask of the diagonal (from row `start` on), shaped `(1, ..., 1, n, n)` to
+    broadcast against rank-`ndim` stacks.
+
+    Rules select with masks instead of multiplying by an identity matrix: a constant-foldable
+    complex (or float-to-complex) identity makes IREE 3.13's constant hoisting fail ("jit
+    global source initialization order invalid").
+    """
+    rows = sp.broadcasted_iota(np.int32, (n, n), 0)
+    eq = ew.eq(rows, sp.broadcasted_iota(np.int32, (n, n), 1))
+    if start:
+        eq = ew.and_(eq, ew.ge(rows, np.int32(start)))
+    return sp.reshape(eq, (1,) * (ndim - 2) + (n, n))
+
+
+def _on_diag(mask, diag_value, x):
+    """`diag_value` on the diagonal `mask`, x elsewhere."""
+    return ew.select_n(mask, x, diag_value)
 
 
 def _diagonal(x):
@@ -171,9 +185,7 @@ def _cholesky_abstract(x):
 def _phi(x):
     """The lower triangle of x with its diagonal halved (Murray, arXiv:1602.07527)."""
     n = get_aval(x).shape[-1]
-    eye = _eye(n, get_aval(x).dtype, _ndim(x))
-    scale = ew.sub(ew._const(x, 1), ew.mul(eye, ew._const(x, 0.5)))
-    return ew.mul(_tril(x), scale)
+    return _on_diag(_eye_mask(n, _ndim(x)), ew.mul(x, ew._const(x, 0.5)), _tril(x))
 
 
 def _cholesky_jvp(primals, tangents):
@@ -230,6 +242,8 @@ def _substitute(a, b):
 
 
 def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    if a.dtype != b.dtype or a.shape[:-2] != b.shape[:-2]:
+        raise TypeError("operands do not match")  # eval_impl reports the shape rule's error
     tri = _triangle(a, lower, unit_diagonal)
     if conjugate_a:
         tri = np.conj(tri)
@@ -275,8 +289,8 @@ def _triangular_solve_jvp_a(g_a, ans, a, b, *, left_side, lower, transpose_a, co
     g_a = ew.neg(_tril(g_a, -k) if lower else _triu(g_a, k))
     g_a = _T(g_a) if transpose_a else g_a
     g_a = _conj(g_a) if conjugate_a else g_a
-    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
-                  conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
+    params = {"left_side": left_side, "lower": lower, "transpose_a": transpose_a,
+              "conjugate_a": conjugate_a, "unit_diagonal": unit_diagonal}
 
     def a_inverse(rhs):
         return triangular_solve_p.bind(a, rhs, **params)
@@ -411,24 +425,22 @@ def _lu_abstract(x):
             ShapedArray(batch + (m,), np.int32)]
 
 
-def lu_factors(lu, dtype=None):
+def lu_factors(lu):
     """(L, U) of a packed LU factor: L `(..., m, m)` unit lower, U `(..., n, n)` (padded with
     an identity block where m < n)."""
     shape = get_aval(lu).shape
     m, n = shape[-2:]
     k = min(m, n)
     nd = len(shape)
-    dtype = get_aval(lu).dtype
     zero = ew._const(lu, 0)
     lk = sp.slice_in_dim(lu, 0, k, axis=nd - 1)
     l_pad = [(0, 0, 0)] * (nd - 1) + [(0, m - k, 0)]
-    ell = ew.add(sp.pad(_tril(lk, -1), zero, l_pad), _eye(m, dtype, nd))
+    ell = _on_diag(_eye_mask(m, nd), ew._const(lu, 1), sp.pad(_tril(lk, -1), zero, l_pad))
     uk = sp.slice_in_dim(lu, 0, k, axis=nd - 2)
     u_pad = [(0, 0, 0)] * (nd - 2) + [(0, n - k, 0), (0, 0, 0)]
     u = sp.pad(_triu(uk), zero, u_pad)
     if n > k:
-        u_eye = sp.pad(_eye(n - k, dtype, nd), zero, [(0, 0, 0)] * (nd - 2) + [(k, 0, 0)] * 2)
-        u = ew.add(u, u_eye)
+        u = _on_diag(_eye_mask(n, nd, start=k), ew._const(lu, 1), u)
     return ell, u
 
 
@@ -472,7 +484,6 @@ def lu(x):
 
 
 def _qr_impl(x, *, full_matrices):
-    m, n = x.shape[-2:]
     q, r = np.linalg.qr(x, mode="complete" if full_matrices else "reduced")
     return [q.astype(x.dtype, copy=False), r.astype(x.dtype, copy=False)]
 
@@ -495,7 +506,7 @@ def _thin_qr_jvp(q, r, dx):
         n = get_aval(r).shape[-1]
         imag_diag = ew.sub(qt_dx_rinv, ew.convert_element_type(ew.real(qt_dx_rinv),
                                                               get_aval(do).dtype))
-        do = ew.add(do, ew.mul(_eye(n, get_aval(do).dtype, _ndim(do)), imag_diag))
+        do = ew.add(do, _on_diag(_eye_mask(n, _ndim(do)), imag_diag, ew._const(do, 0)))
     dq = ew.add(_mm(q, ew.sub(do, qt_dx_rinv)), dx_rinv)
     dr = _mm(ew.sub(qt_dx_rinv, do), r)
     return dq, dr
@@ -525,7 +536,8 @@ def _qr_jvp(primals, tangents, *, full_matrices):
     q_mp = sp.slice_in_dim(q, n, m, axis=nd - 1)
     dq_nn = sp.slice_in_dim(dq_mn, 0, n, axis=nd - 2)
     dq_pn = sp.slice_in_dim(dq_mn, n, m, axis=nd - 2)
-    z_pn_h = _solve_general(_H(ew.sub(q_nn, _eye(n, dtype, nd))), _H(q_pn))
+    q_nn_minus_eye = _on_diag(_eye_mask(n, nd), ew.sub(q_nn, ew._const(q_nn, 1)), q_nn)
+    z_pn_h = _solve_general(_H(q_nn_minus_eye), _H(q_pn))
     z_pn = _H(z_pn_h)
     dq_mp = ew.sub(_mm(dq_mn, z_pn_h), _mm(ew.add(q_mn, _mm(q_mp, z_pn)),
                                             _H(ew.sub(dq_pn, _mm(z_pn, dq_nn)))))
@@ -588,9 +600,9 @@ def _eigh_jvp(primals, tangents, *, lower, sort_eigenvalues):
     dtype = get_aval(a).dtype
     n = get_aval(a).shape[-1]
     w = ew.convert_element_type(w_real, dtype)
-    eye = _eye(n, dtype, _ndim(a))
+    eye = _eye_mask(n, _ndim(a))
     diffs = ew.sub(_row_vector(w), _col_vector(w))
-    f = ew.sub(ew.integer_pow(ew.add(diffs, eye), -1), eye)
+    f = _on_diag(eye, ew._const(w, 0), ew.integer_pow(_on_diag(eye, ew._const(w, 1), diffs), -1))
     vdag_adot_v = _mm(_mm(_H(v), a_dot), v)
     dv = _mm(v, ew.mul(f, vdag_adot_v))
     dw = _real(_diagonal(vdag_adot_v))
@@ -668,17 +680,18 @@ def _svd_uv_jvp(a, da, s, u, vt, ut, v, dS, ds, dtype):
     s_col = _col_vector(s)
     rdtype = get_aval(s).dtype
     s_diffs = ew.mul(ew.add(s_row, s_col), ew.sub(s_row, s_col))
-    eye_r = _eye(k, rdtype, _ndim(a))
-    f = ew.convert_element_type(ew.sub(ew.div(ew._const(s, 1), ew.add(s_diffs, eye_r)), eye_r),
-                                dtype)
+    eye = _eye_mask(k, _ndim(a))
+    f = _on_diag(eye, ew._const(s, 0), ew.div(ew._const(s, 1), _on_diag(eye, ew._const(s, 1),
+                                                                      s_diffs)))
+    f = ew.convert_element_type(f, dtype)
     s_row_c = ew.convert_element_type(s_row, dtype)
     s_col_c = ew.convert_element_type(s_col, dtype)
     dss = ew.mul(s_row_c, dS)
     sds = ew.mul(s_col_c, dS)
     s_zeros = ew.convert_element_type(ew.eq(s, ew._const(s, 0)), rdtype)
     s_inv = ew.sub(ew.div(ew._const(s, 1), ew.add(s, s_zeros)), s_zeros)
-    s_inv_mat = ew.mul(_row_vector(ew.convert_element_type(s_inv, dtype)),
-                       _eye(k, dtype, _ndim(a)))
+    s_inv_row = _row_vector(ew.convert_element_type(s_inv, dtype))
+    s_inv_mat = _on_diag(eye, s_inv_row, ew._const(s_inv_row, 0))
     half = ew._const(dS, 0.5)
     dudv_diag = ew.mul(ew.mul(half, ew.sub(dS, _H(dS))), s_inv_mat)
     du = _mm(u, ew.add(ew.mul(f, ew.add(dss, _H(dss))), dudv_diag))

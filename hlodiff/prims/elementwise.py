@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from hlodiff import dtypes
-from hlodiff.core import Primitive, ShapedArray, get_aval
+from hlodiff.core import Array, Primitive, ShapedArray, get_aval
 from hlodiff.prims.xla_numerics import xla_log1p_impl, xla_log_impl, xla_tanh_f32_impl
 from hlodiff.transforms.batching import defvectorized, not_mapped
 from hlodiff.transforms.jvp import (
@@ -193,8 +193,9 @@ def _nary_batch(p, vals, dims, params):
 
 
 def _const(x, value):
-    """A strong 0-d constant with `x`'s dtype (broadcasts against `x` in elementwise ops)."""
-    return np.array(value, dtype=get_aval(x).dtype)
+    """A 0-d constant with `x`'s dtype, weak when `x` is (so rules keep JAX's weak types)."""
+    aval = get_aval(x)
+    return Array(np.array(value, dtype=aval.dtype), aval.weak_type)
 
 
 def unbroadcast(aval: ShapedArray, x):
