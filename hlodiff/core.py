@@ -162,6 +162,8 @@ class Primitive:
         return _ctx.trace.process_primitive(self, args, params)
 
     def bind_with_trace(self, trace, args, params):
+        if trace is eval_trace:  # evaluation binds nothing further: no need to switch traces
+            return trace.process_primitive(self, args, params)
         with set_current_trace(trace):
             return trace.process_primitive(self, args, params)
 

@@ -184,11 +184,12 @@ def defjvp(primitive: Primitive, *jvp_fns: Callable | None) -> None:
 
     def rule(primals, tangents, **params):
         primal_out = primitive.bind(*primals, **params)
-        out = Zero(tangent_aval(get_aval(primal_out)))
+        out = None
         for fn, t in zip(jvp_fns, tangents):
             if fn is not None and type(t) is not Zero:
-                out = add_tangents(out, fn(t, *primals, **params))
-        return primal_out, out
+                t_out = fn(t, *primals, **params)
+                out = t_out if out is None else add_tangents(out, t_out)
+        return primal_out, Zero(tangent_aval(get_aval(primal_out))) if out is None else out
 
     primitive.jvp = rule
 
@@ -198,11 +199,12 @@ def defjvp2(primitive: Primitive, *jvp_fns: Callable | None) -> None:
 
     def rule(primals, tangents, **params):
         ans = primitive.bind(*primals, **params)
-        out = Zero(tangent_aval(get_aval(ans)))
+        out = None
         for fn, t in zip(jvp_fns, tangents):
             if fn is not None and type(t) is not Zero:
-                out = add_tangents(out, fn(t, ans, *primals, **params))
-        return ans, out
+                t_out = fn(t, ans, *primals, **params)
+                out = t_out if out is None else add_tangents(out, t_out)
+        return ans, Zero(tangent_aval(get_aval(ans))) if out is None else out
 
     primitive.jvp = rule
 
