@@ -47,6 +47,13 @@ def test_grads_order2(spec, x64):
     check_grads(lambda *xs: fun(*xs), args, order=2, modes=("fwd", "rev"))
 
 
+@pytest.mark.parametrize("spec", [s for s in OP_SPECS if s.differentiable], ids=[
+    s.name for s in OP_SPECS if s.differentiable])
+def test_grads_order1_float32(spec):
+    args = make_args(spec, np.float32, seed=4)
+    check_grads(lambda *xs: spec.fun(*xs), args, order=1, modes=("fwd", "rev"))
+
+
 def _loop(fun, args, in_axes):
     size = next(np.shape(a)[ax] for a, ax in zip(args, in_axes) if ax is not None)
     outs = []
