@@ -95,6 +95,18 @@ def _normalize_argnums(argnums, nargs: int, fun_name: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _with_dynamic_args(fun: Callable, args, kwargs, nums) -> Callable:
+    """`fun` as a function of the arguments at positions `nums`, the others fixed."""
+
+    def partial_fun(*dyn_args):
+        full = list(args)
+        for i, a in zip(nums, dyn_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return partial_fun
+
+
 def _fun_name(fun) -> str:
     return getattr(fun, "__name__", type(fun).__name__)
 
@@ -372,11 +384,7 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
         _check_arraylike("grad", dyn_leaves)
         _check_grad_inputs("grad", dyn_leaves, holomorphic, allow_int)
 
-        def partial_fun(*dyn_args):
-            full = list(args)
-            for i, a in zip(nums, dyn_args):
-                full[i] = a
-            return fun(*full, **kwargs)
+        partial_fun = _with_dynamic_args(fun, args, kwargs, nums)
 
         if has_aux:
             ans, f_vjp, aux = vjp(partial_fun, *dyn, has_aux=True)
@@ -531,11 +539,7 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
         _check_arraylike("jacrev", flat_dyn)
         _check_jac_inputs("jacrev", flat_dyn, holomorphic)
 
-        def partial_fun(*dyn_args):
-            full = list(args)
-            for i, a in zip(nums, dyn_args):
-                full[i] = a
-            return fun(*full, **kwargs)
+        partial_fun = _with_dynamic_args(fun, args, kwargs, nums)
 
         if has_aux:
             y, pullback, aux = vjp(partial_fun, *dyn, has_aux=True)

@@ -155,7 +155,30 @@ for _p in (custom_jvp_call_p, custom_vjp_call_p):
     _p.impl = _custom_call_impl
 
 
-class custom_jvp:
+class _CustomFunction:
+    """What custom_jvp and custom_vjp share: the wrapped function, its non-differentiable
+    arguments, method binding, and flattening a call into leaves for the trace hooks."""
+
+    def __init__(self, fun: Callable, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(sorted(nondiff_argnums))
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def _flatten_call(self, args, kwargs):
+        """(nondiff args, leaves, in_tree, out_store, flat function) for one call."""
+        args = _resolve_args(self.fun, args, kwargs)
+        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = tree_flatten(diff)
+        out_store = _OutTree()
+        fun_flat = _flatten_custom_fun(self.fun, self.nondiff_argnums, nondiff, in_tree,
+                                       out_store)
+        return nondiff, leaves, in_tree, out_store, fun_flat
+
+
+class custom_jvp(_CustomFunction):
     """Makes `fun` use a user-written JVP rule for differentiation (both modes).
 
     >>> @custom_jvp
@@ -170,9 +193,7 @@ class custom_jvp:
     """
 
     def __init__(self, fun: Callable, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(sorted(nondiff_argnums))
+        super().__init__(fun, nondiff_argnums)
         self.jvp: Callable | None = None
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
@@ -195,19 +216,11 @@ class custom_jvp:
 
         self.jvp = jvp
 
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else functools.partial(self, obj)
-
     def __call__(self, *args, **kwargs):
         if self.jvp is None:
             raise AttributeError(
                 f"No JVP defined for custom_jvp function {_name(self.fun)} using defjvp.")
-        args = _resolve_args(self.fun, args, kwargs)
-        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
-        leaves, in_tree = tree_flatten(diff)
-        out_store = _OutTree()
-        fun_flat = _flatten_custom_fun(self.fun, self.nondiff_argnums, nondiff, in_tree,
-                                       out_store)
+        nondiff, leaves, in_tree, out_store, fun_flat = self._flatten_call(args, kwargs)
         jvp_flat = _flatten_custom_jvp(self.jvp, nondiff, in_tree, out_store, _name(self.fun))
         params = dict(num_consts=0)
         outs = core.current_trace().process_custom_jvp_call(custom_jvp_call_p, fun_flat,
@@ -371,7 +384,7 @@ def _batched_fun(fun, size, dims):
 # custom_vjp
 
 
-class custom_vjp:
+class custom_vjp(_CustomFunction):
     """Makes `fun` use user-written forward and backward passes for reverse mode.
 
     `fwd(*args) -> (out, residuals)`; `bwd(*nondiff_args, residuals, out_ct) -> tuple` with one
@@ -380,9 +393,7 @@ class custom_vjp:
     """
 
     def __init__(self, fun: Callable, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(sorted(nondiff_argnums))
+        super().__init__(fun, nondiff_argnums)
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
 
@@ -390,19 +401,11 @@ class custom_vjp:
         self.fwd = fwd
         self.bwd = bwd
 
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else functools.partial(self, obj)
-
     def __call__(self, *args, **kwargs):
         if self.fwd is None:
             raise AttributeError(
                 f"No VJP defined for custom_vjp function {_name(self.fun)} using defvjp.")
-        args = _resolve_args(self.fun, args, kwargs)
-        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
-        leaves, in_tree = tree_flatten(diff)
-        out_store = _OutTree()
-        fun_flat = _flatten_custom_fun(self.fun, self.nondiff_argnums, nondiff, in_tree,
-                                       out_store)
+        nondiff, leaves, in_tree, out_store, fun_flat = self._flatten_call(args, kwargs)
         fwd_flat = _flatten_fwd(self.fwd, self.nondiff_argnums, nondiff, in_tree, out_store,
                                 _name(self.fun))
         bwd_flat = _flatten_bwd(self.bwd, nondiff, in_tree, out_store, _name(self.fun))
