@@ -39,6 +39,7 @@ from hlodiff.jit import jit  # noqa: E402,F401
 from hlodiff.export import export, load_exported  # noqa: E402,F401
 from hlodiff.devices import default_device, device_put, devices, local_devices  # noqa: E402,F401
 from hlodiff.prims.custom import custom_jvp, custom_vjp  # noqa: E402,F401
+from hlodiff.checkpoint import checkpoint, checkpoint_policies, remat  # noqa: E402,F401
 from hlodiff.tree_util import (  # noqa: E402,F401
     tree_flatten,
     tree_leaves,
