@@ -77,7 +77,8 @@ def check_vjp(f: Callable, args: Sequence, atol=None, rtol=None, seed=0) -> None
     out, jv = api.jvp(f, tuple(args), v)
     _, pullback = api.vjp(f, *args)
     u = tree_map(lambda y: _random_like(rng, y), out)
-    jtu = pullback(u)
+    # Cotangents are covectors: conjugate in and out so <u, Jv> pairs with J^T u (as JAX).
+    jtu = tree_map(np.conj, pullback(tree_map(np.conj, u)))
     lhs = _inner(u, jv)
     rhs = _inner(jtu, v)
     np.testing.assert_allclose(lhs, rhs, atol=atol * 10, rtol=rtol,

@@ -94,8 +94,19 @@ def _default_device_name(platform: str) -> str | None:
     return names[0] if names else None
 
 
+# IREE 3.13's optimized CPU flags (--iree-opt-data-tiling) segfault the compiler on some modules
+# with complex matmuls or loops around matmuls (e.g. the blocked Cholesky). A segfault kills the
+# process, so no fallback could catch it: such modules get the safe flags from the start.
+_OPTIMIZED_FLAG_CRASHERS = ("complex<", "stablehlo.while")
+
+
 def _compile_with_fallback(text: str, tgt: Target, extra: tuple, dump_path) -> bytes:
     source_name = str(dump_path) if dump_path else "module.mlir"
+    if tgt.safe_flags != tgt.flags and any(p in text for p in _OPTIMIZED_FLAG_CRASHERS):
+        try:
+            return _run_compiler(text, tgt.safe_flags + extra, source_name)
+        except _Failure as failure:
+            raise _compile_error(tgt, tgt.safe_flags + extra, failure, dump_path) from None
     try:
         return _run_compiler(text, tgt.flags + extra, source_name)
     except _Failure as failure:

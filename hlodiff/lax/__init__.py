@@ -97,3 +97,4 @@ from hlodiff.lax.control_flow import (  # noqa: E402,F401
     cond, fori_loop, map, scan, switch, while_loop,
 )
 from hlodiff.lax.custom_solvers import custom_linear_solve, custom_root  # noqa: E402,F401
+from hlodiff.lax import linalg  # noqa: E402,F401

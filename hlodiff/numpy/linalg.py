@@ -178,8 +178,16 @@ def inv(a):
     (a,) = _inexact("inv", a)
     _check_square("inv", a, "Argument to inv")
     shape = _shape(a)
-    eye = np.eye(shape[-1], dtype=get_aval(a).dtype)  # a constant (see decompositions._eye_mask)
-    return solve(a, sp.broadcast_in_dim(eye, shape, (len(shape) - 2, len(shape) - 1)))
+    return solve(a, _identity(shape, get_aval(a).dtype))
+
+
+def _identity(shape, dtype):
+    """Identity matrices of `shape` [..., n, n]: a real constant converted to `dtype`. IREE 3.13
+    crashes (SIGFPE in PackConstants) on a non-splat complex128 constant, and its constant
+    hoisting fails on an iota-built complex identity."""
+    eye = np.eye(shape[-1], dtype=dtypes.real_dtype(dtype))
+    eye = sp.broadcast_in_dim(eye, tuple(shape), (len(shape) - 2, len(shape) - 1))
+    return ew.convert_element_type(eye, dtype)
 
 
 def matrix_power(a, n: int):
@@ -198,8 +206,7 @@ def matrix_power(a, n: int):
     from hlodiff.numpy import matmul
 
     if n == 0:
-        eye = np.eye(shape[-1], dtype=get_aval(a).dtype)
-        return sp.broadcast_in_dim(eye, shape, (len(shape) - 2, len(shape) - 1))
+        return _identity(shape, get_aval(a).dtype)
     if n < 0:
         a, n = inv(a), -n
     result, z = None, None

@@ -12,4 +12,5 @@ How to add a primitive:
 """
 
 from hlodiff.prims import elementwise, shape, reduce, linalg, indexing, custom, call  # noqa: F401
+from hlodiff.prims import decompositions  # noqa: F401
 from hlodiff.prims import control_flow, random, remat  # noqa: F401

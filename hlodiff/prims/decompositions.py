@@ -253,10 +253,11 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a, 
         tri, lower, b = np.swapaxes(tri, -1, -2), not lower, np.swapaxes(b, -1, -2)
     try:
         x = np.linalg.solve(tri, b)
-    except np.linalg.LinAlgError:
-        flip = (slice(None, None, -1),) * 2
-        x = _substitute(tri, b) if lower else _substitute(tri[..., flip[0], flip[1]],
-                                                          b[..., ::-1, :])[..., ::-1, :]
+    except np.linalg.LinAlgError:  # singular: substitute, giving inf/NaN as JAX does
+        if lower:
+            x = _substitute(tri, b)
+        else:  # reversing rows and columns makes an upper triangle lower
+            x = _substitute(tri[..., ::-1, ::-1], b[..., ::-1, :])[..., ::-1, :]
     if not left_side:
         x = np.swapaxes(x, -1, -2)
     return np.asarray(x, dtype=b.dtype)

@@ -11,11 +11,16 @@ no region captures values from outside.
 Complex matrices are carried as (real, imaginary) pairs of real tensors (`_Field`) and joined
 only at the end: IREE 3.13 with `--iree-opt-data-tiling` (hlodiff's optimized CPU flags) crashes
 the compiler process (SIGSEGV / LLVM abort) on dispatches that mix complex element types with
-matmuls, e.g. a complex `dot_general` feeding a `subtract`.
+matmuls, e.g. a complex `dot_general` feeding a `subtract`. Operands and results pass
+`stablehlo.optimization_barrier`s, keeping the neighbours' ops out of these rules' matmul
+dispatches (data tiling fails on some such fusions). Data tiling still crashes on some larger
+programs built around these rules (e.g. `jit(grad(cholesky loss))`); the safe CPU flags compile
+them (see tests/test_linalg.py::test_jit_of_grad_spec_cholesky).
 
-- triangular_solve: transposes / conjugates / reverses the operands into a lower-triangular
-  left solve, then blocked forward substitution: invert the diagonal block (a row-by-row loop),
-  solve that block with a matmul, subtract its contribution from the rows below (a matmul).
+- triangular_solve: transposes / conjugates the operands into a left solve, then blocked
+  substitution (forward for lower, backward for upper triangles): invert the diagonal block
+  (a row-by-row loop), solve that block with a matmul, subtract its contribution from the rows
+  still to come (a matmul).
 - cholesky: right-looking blocked Cholesky: factor the diagonal block (a column loop), solve
   the panel below it with the block's inverse, update the trailing matrix with one matmul.
   Matrices that are not positive definite come out all NaN (lower triangle), as in JAX.
@@ -40,7 +45,7 @@ from ..emitter import aval, i64_array
 from ..registry import register
 
 I32 = np.dtype(np.int32)
-BLOCK = 32  # columns per block; matrices up to this size are one block
+BLOCK = 64  # columns per block; matrices up to this size are one block
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +123,7 @@ def _times(b, i, k: int):
 
 def _blocking(n: int) -> tuple[int, int]:
     """(block size, padded size) for n columns."""
-    size = max(1, n if n <= BLOCK else BLOCK)
+    size = max(1, min(n, BLOCK))
     return size, size * math.ceil(n / size)
 
 
@@ -148,18 +153,26 @@ class _Field:
     # -- conversion ---------------------------------------------------------------------------
 
     def split(self, x):
+        """An operand as a tuple of real tensors, behind a barrier (see `barrier`)."""
         b = self.b
         if not self.complex:
-            return (x,)
-        return hlo.unary(b, "real", x, self.part), hlo.unary(b, "imag", x, self.part)
+            return self.barrier((x,))
+        return self.barrier((hlo.unary(b, "real", x, self.part),
+                             hlo.unary(b, "imag", x, self.part)))
+
+    def barrier(self, v):
+        """`stablehlo.optimization_barrier`: keeps what follows out of the dispatch of the
+        matmul that produced v. IREE 3.13 with data tiling fails on matmuls fused with some
+        consumers, e.g. "vector.transfer_read requires valid padding vector elemental type"
+        for a `complex` consumer, a segfault for dot_general -> dynamic_update_slice ->
+        reverse -> transpose -> divide."""
+        return tuple(self.b.op("stablehlo.optimization_barrier", list(v), [p.aval for p in v]))
 
     def join(self, v):
-        """The value as one tensor. The complex parts pass an optimization barrier first, so
-        the `complex` op is not fused into the matmul that produced them (which data tiling
-        cannot compile: "vector.transfer_read requires valid padding vector elemental type")."""
+        """The value as one tensor, behind a barrier (see `barrier`)."""
+        v = self.barrier(v)
         if not self.complex:
             return v[0]
-        v = self.b.op("stablehlo.optimization_barrier", list(v), [p.aval for p in v])
         return self.b.op("stablehlo.complex", list(v), aval(v[0].shape, self.dtype))
 
     def from_real(self, r):
@@ -196,10 +209,6 @@ class _Field:
         n = len(x[0].shape)
         return self.map(lambda p: hlo.transpose(self.b, p, tuple(range(n - 2)) + (n - 1, n - 2)),
                         x)
-
-    def reverse(self, x, dims):
-        return self.map(lambda p: self.b.op("stablehlo.reverse", [p], p.aval,
-                                            {"dimensions": i64_array(dims)}), x)
 
     def pad(self, x, hi):
         nd = len(hi)
@@ -310,18 +319,20 @@ def _unpad(F, x, rows, cols=None):
 # Triangular kernels
 
 
-def _tri_inverse(F, lmat, unit: bool):
-    """Inverse of the lower triangle of (..., k, k) `lmat` (row-by-row substitution)."""
+def _tri_inverse(F, tmat, unit: bool, lower: bool = True):
+    """Inverse of the lower (or upper) triangle of (..., k, k) `tmat`, by substitution row by
+    row (from the top for lower, from the bottom for upper triangles)."""
     b = F.b
-    shape = lmat[0].shape
+    shape = tmat[0].shape
     nd, k = len(shape), shape[-1]
     zero = F.zeros(shape)
-    strict = F.select(_rows_vs_cols(b, shape, "GT"), lmat, zero)
-    inv_diag = F.recip(F.sum(F.select(_rows_vs_cols(b, shape, "EQ"), lmat, zero), [nd - 1]))
+    strict = F.select(_rows_vs_cols(b, shape, "GT" if lower else "LT"), tmat, zero)
+    inv_diag = F.recip(F.sum(F.select(_rows_vs_cols(b, shape, "EQ"), tmat, zero), [nd - 1]))
     batch, zeros = shape[:-2], [0] * (nd - 2)
     row_shape = batch + (1, k)
 
-    def step(i, strict, inv_diag, x):
+    def step(it, strict, inv_diag, x):
+        i = it if lower else hlo.sub(b, hlo.full(b, k - 1, I32), it)
         r = F.dslice(strict, zeros + [i, 0], row_shape)
         e = F.from_real(hlo.convert(b, _iota_cmp(b, row_shape, nd - 1, i, "EQ"), F.part))
         row = F.sub(e, F.matmul(r, x))
@@ -333,25 +344,29 @@ def _tri_inverse(F, lmat, unit: bool):
     return _fori(b, k, [strict, inv_diag, zero], step)[2]
 
 
-def _lower_solve(F, t, rhs, unit: bool):
-    """Solves T X = B for the lower triangle of T (..., m, m); B (..., m, k)."""
+def _tri_solve(F, t, rhs, unit: bool, lower: bool):
+    """Solves T X = B for the lower (upper) triangle of T (..., m, m); B (..., m, k): blocks
+    of rows from the top (bottom), each solved with its diagonal block's inverse and then
+    subtracted from the rows still to come."""
     b = F.b
     m, nd = t[0].shape[-1], len(t[0].shape)
     size, m_pad = _blocking(m)
     t, rhs = _pad_identity(F, t, m_pad), _pad_rows(F, rhs, m_pad)
     zeros, batch, k = [0] * (nd - 2), t[0].shape[:-2], rhs[0].shape[-1]
     nblocks = m_pad // size
+    if nblocks == 1:  # (no dynamic_update_slice of a matmul: see `_Field.barrier`)
+        return _unpad(F, F.matmul(_tri_inverse(F, t, unit, lower), rhs), m)
 
     def step(kb, t, rhs):
-        j0 = _times(b, kb, size)
-        inv = _tri_inverse(F, F.dslice(t, zeros + [j0, j0], batch + (size, size)), unit)
+        j0 = _times(b, kb if lower else hlo.sub(b, hlo.full(b, nblocks - 1, I32), kb), size)
+        inv = _tri_inverse(F, F.dslice(t, zeros + [j0, j0], batch + (size, size)), unit, lower)
         x = F.matmul(inv, F.dslice(rhs, zeros + [j0, 0], batch + (size, k)))
         rhs = F.dupdate(rhs, x, zeros + [j0, 0])
-        if nblocks > 1:  # B[below] -= T[below, block] X[block]
-            col = F.dslice(t, zeros + [0, j0], batch + (m_pad, size))
-            below = _iota_cmp(b, col[0].shape, nd - 2, _plus(b, j0, size), "GE")
-            rhs = F.sub(rhs, F.matmul(F.select(below, col, F.zeros(col[0].shape)), x))
-        return t, rhs
+        col = F.dslice(t, zeros + [0, j0], batch + (m_pad, size))  # B[rest] -= T[rest, blk] X
+        shape = col[0].shape
+        rest = (_iota_cmp(b, shape, nd - 2, _plus(b, j0, size), "GE") if lower else
+                _iota_cmp(b, shape, nd - 2, j0, "LT"))
+        return t, F.sub(rhs, F.matmul(F.select(rest, col, F.zeros(shape)), x))
 
     _, x = _fori(b, nblocks, [t, rhs], step)
     return _unpad(F, x, m)
@@ -361,19 +376,14 @@ def _lower_solve(F, t, rhs, unit: bool):
 def _triangular_solve_lower(ctx, a, rhs, *, left_side, lower, transpose_a, conjugate_a,
                             unit_diagonal):
     F = _Field(ctx.b, a.dtype)
-    nd = len(a.shape)
     t, rhs = F.split(a), F.split(rhs)
     transpose = transpose_a
     if not left_side:  # X op(A) = B  <=>  op(A)^T X^T = B^T
         transpose, rhs = not transpose, F.swap(rhs)
     t = F.swap(t) if transpose else t
     t = F.conj(t) if conjugate_a else t
-    lower_eff = lower != transpose
-    if not lower_eff:  # reversing rows and columns turns upper triangular into lower
-        t, rhs = F.reverse(t, [nd - 2, nd - 1]), F.reverse(rhs, [nd - 2])
-    x = _lower_solve(F, t, rhs, unit_diagonal)
-    x = x if lower_eff else F.reverse(x, [nd - 2])
-    return F.join(x if left_side else F.swap(x))
+    x = _tri_solve(F, t, rhs, unit_diagonal, lower != transpose)
+    return F.join(x if left_side else F.swap(F.barrier(x)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,7 +487,7 @@ def _swap_entries(b, v, i, j):
 def _take_rows(F, x, rows):
     """x[rows] for an (n,) int32 vector of row indices (one gather per part)."""
     b = F.b
-    n, width = x[0].shape
+    width = x[0].shape[1]
     dn = ("#stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], "
           "operand_batching_dims = [], start_indices_batching_dims = [], start_index_map = [0], "
           "index_vector_dim = 1>")
@@ -507,11 +517,10 @@ def _lu_panel_step(F, size, n):
         below = _iota_cmp(b, (n, 1), 0, j, "GT")
         ell = F.select(hlo.and_(b, below, nonzero), scaled, F.select(below, col, F.zeros(
             (n, 1))))
-        right = _iota_cmp(b, (n, size), 1, jj, "GT")
-        panel = F.sub(panel, F.select(right, F.outer(ell, prow), F.zeros((n, size))))
-        at_col = hlo.and_(b, _iota_cmp(b, (n, size), 1, jj, "EQ"),
-                          _iota_cmp(b, (n, size), 0, j, "GT"))
-        panel = F.select(at_col, F.broadcast(ell, (n, size)), panel)
+        right = _iota_cmp(b, (1, size), 1, jj, "GT")
+        prow = F.select(right, prow, F.zeros((1, size)))  # update only columns right of jj
+        panel = F.sub(panel, F.outer(ell, prow))
+        panel = F.dupdate(panel, F.select(below, ell, col), [0, jj])  # multipliers below j
         return panel, swaps, perm, piv, j0
 
     return step
