@@ -330,8 +330,15 @@ class FunctionBuilder:
         cached = block.consts.get(key) if key is not None else None
         if cached is not None:
             return cached
-        attr = dense_attr(value, dtype, shape)
-        v = self.op("stablehlo.constant", [], aval(shape, dtype), {"value": attr})
+        if dtype == np.complex128 and value.size > 1 and not np.all(value == value.flat[0]):
+            # IREE 3.13 dies with SIGFPE on non-splat complex<f64> dense constants: build the
+            # value from its real and imaginary parts instead.
+            re = self.constant(np.real(value), np.float64, shape)
+            im = self.constant(np.imag(value), np.float64, shape)
+            v = self.op("stablehlo.complex", [re, im], aval(shape or value.shape, dtype), {})
+        else:
+            attr = dense_attr(value, dtype, shape)
+            v = self.op("stablehlo.constant", [], aval(shape, dtype), {"value": attr})
         if key is not None:
             block.consts[key] = v
         return v
