@@ -112,12 +112,14 @@ def _perex(hd, hnp, jax, ag, repeat):
     if ag is not None:
         import autograd.numpy as anp
 
+        from autograd.tracer import getval  # autograd's stop_gradient
+
         def td_loss(th, a, r, b):
-            target = r + anp.dot(th, b)
+            target = getval(r + anp.dot(th, b))
             return -0.5 * ((target - anp.dot(th, a)) ** 2)
 
         g = ag.grad(td_loss)
-        per["autograd"] = (lambda th, a, r, b: np.stack([g(th, a[i], r[i], b[i] * 0 + b[i])
+        per["autograd"] = (lambda th, a, r, b: np.stack([g(th, a[i], r[i], b[i])
                                                          for i in range(len(a))]), args)
     impls = {lib: _ready(lambda fn=fn, xs=xs: fn(*xs)) for lib, (fn, xs) in per.items()}
     return compare("per-example grads (eager)", impls, repeat)
