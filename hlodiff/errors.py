@@ -14,6 +14,14 @@ class ConcretizationTypeError(TypeError):
         ]
         if context:
             lines.append(f"{context} needs a concrete value, but the value is traced.")
+        provenance = getattr(tracer, "provenance", None)
+        names = provenance() if provenance is not None else []
+        if names:
+            which = ", ".join(names)
+            lines.append(
+                "This concrete value was not available in Python because it depends on the "
+                f"value of the argument{'s' if len(names) > 1 else ''} {which}."
+            )
         lines.append(
             "This happens when Python control flow or a shape depends on an argument of a "
             "function transformed by `jit` (or a batched `vmap` value). Either mark that argument "

@@ -131,7 +131,8 @@ class JitWrapped:
             leaves, store["out_tree"] = tree_flatten(out)
             return leaves
 
-        closed = staging.trace_to_jaxpr(flat_fun, avals)
+        names = _arg_names(self.fun, self.static_nums, in_tree, has_kwargs)
+        closed = staging.trace_to_jaxpr(flat_fun, avals, names)
         closed, tracer_consts = staging.closed_over_tracers(closed)
         entry = _Entry(closed, store["out_tree"])
         entry.consts = tracer_consts or None
@@ -180,6 +181,34 @@ class JitWrapped:
 
     def __repr__(self):
         return f"<jitted function {self.__name__}>"
+
+
+def _arg_names(fun, static_nums, in_tree, has_kwargs) -> list[str] | None:
+    """A readable name per flat argument: `x`, `params['w']`, `args[2]` (for error messages)."""
+    from hlodiff.tree_util import keystr, tree_flatten_with_path
+
+    try:
+        params = [p.name for p in inspect.signature(fun).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    dyn_params = [n for i, n in enumerate(params) if i not in static_nums]
+    dummy = tree_unflatten(in_tree, list(range(in_tree.num_leaves)))
+    names = []
+    for path, _ in tree_flatten_with_path(dummy)[0]:
+        keys = list(path)
+        if has_kwargs:
+            top, keys = keys[0], keys[1:]
+            if getattr(top, "idx", 0) == 1:  # keyword arguments: the dict key is the name
+                names.append(keystr(keys[:1], simple=True) + keystr(keys[1:]))
+                continue
+        if not keys:
+            names.append("args")
+            continue
+        i = getattr(keys[0], "idx", None)
+        base = dyn_params[i] if i is not None and i < len(dyn_params) else f"args[{i}]"
+        names.append(base + keystr(keys[1:]))
+    return names
 
 
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(), donate_argnums=(),

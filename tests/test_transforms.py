@@ -172,3 +172,13 @@ def test_against_jax_where_installed():
     x = np.linspace(-1, 1, 5).astype(np.float32)
     np.testing.assert_allclose(hd.hessian(f)(hnp.asarray(x)), jax.hessian(f)(jnp.asarray(x)),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_concretization_error_names_the_argument():
+    def f(x, params):
+        return x if params["w"] > 0 else -x
+
+    with pytest.raises(hd.errors.ConcretizationTypeError,
+                       match=r"depends on the value of the argument params\['w'\]") as e:
+        hd.jit(f)(hnp.ones(3), {"w": 1.0, "b": 2.0})
+    assert "static_argnums" in str(e.value) and "lax.cond" in str(e.value)

@@ -44,6 +44,14 @@ class JaxprBuilder:
         self.eqns.append(JaxprEqn(primitive, invars, outvars, params))
         return outvars
 
+    def dependencies(self, var: Var) -> set:
+        """The variables `var` was computed from (transitively), itself included."""
+        need = {var}
+        for eqn in reversed(self.eqns):
+            if any(v in need for v in eqn.outvars):
+                need.update(v for v in eqn.invars if type(v) is not Literal)
+        return need
+
     def build(self, invars: Sequence[Var], outvars: Sequence[Var | Literal]) -> ClosedJaxpr:
         jaxpr = Jaxpr(self.const_var_list, invars, outvars, self.eqns)
         return ClosedJaxpr(jaxpr, self.const_vals)
@@ -61,6 +69,14 @@ class DynamicJaxprTracer(Tracer):
     def aval(self):
         return self._aval
 
+    def provenance(self) -> list[str]:
+        """Names of the traced arguments this value depends on (for concretization errors)."""
+        names = self._trace.arg_names
+        if not names:
+            return []
+        deps = self._trace.builder.dependencies(self.var)
+        return [name for var, name in names.items() if var in deps]
+
 
 class DynamicJaxprTrace(Trace):
     """Records every primitive application as an equation."""
@@ -68,6 +84,7 @@ class DynamicJaxprTrace(Trace):
     def __init__(self, parent: Trace | None = None):
         self.parent = parent if parent is not None else core.current_trace()
         self.builder = JaxprBuilder()
+        self.arg_names: dict = {}  # Var -> the user's name for it, when the caller knows
 
     def new_arg(self, aval: ShapedArray) -> DynamicJaxprTracer:
         return DynamicJaxprTracer(self, aval, Var(aval))
@@ -102,10 +119,16 @@ class DynamicJaxprTrace(Trace):
         return self.builder.build(invars, outvars)
 
 
-def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
-    """Traces `fun` (flat list of arrays -> flat list of arrays) to a closed jaxpr."""
+def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray],
+                   arg_names: Sequence[str] | None = None) -> ClosedJaxpr:
+    """Traces `fun` (flat list of arrays -> flat list of arrays) to a closed jaxpr.
+
+    `arg_names` (one per input) let concretization errors say which argument was involved.
+    """
     trace = DynamicJaxprTrace()
     args = [trace.new_arg(a) for a in in_avals]
+    if arg_names is not None:
+        trace.arg_names = {t.var: n for t, n in zip(args, arg_names)}
     with set_current_trace(trace):
         outs = fun(*args)
     return trace.finish(args, list(outs))
