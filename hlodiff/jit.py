@@ -22,6 +22,7 @@ from hlodiff.transforms import staging
 from hlodiff.tree_util import tree_flatten, tree_unflatten
 
 _ctx = core._ctx
+_eval_trace = core.eval_trace
 
 
 class _Entry:
@@ -151,7 +152,10 @@ class JitWrapped:
         if entry is None:
             entry, leaves = self._entry(args, kwargs)
         consts = entry.consts
-        if _ctx.trace is core.eval_trace and not consts:
+        exe = entry.compiled
+        if exe is not None and not consts and _ctx.trace is _eval_trace:
+            outs = exe.call(leaves, entry.weak)
+        elif _ctx.trace is _eval_trace and not consts:
             outs = execute(entry.jaxpr, leaves, self.device, entry)
         else:
             outs = pjit_p.bind(*(consts or ()), *leaves, jaxpr=entry.jaxpr, name=self.__name__,
@@ -293,11 +297,15 @@ class _Executable:
 
     def call(self, args: Sequence[Any], weak: Sequence[bool]) -> list:
         device = self.device
-        operands = [_operand(x, device) for x in args]
+        operands = []
+        for x in args:  # the common case inline: an Array already on this device
+            buf = x._buffer if type(x) is Array else None
+            operands.append(buf if buf is not None and buf.device is device
+                            else _operand(x, device))
         if self.const_args:
             operands = self.const_args + operands
         bufs = self.function(*operands)
-        return [Array.from_buffer(b, w) for b, w in zip(bufs, weak)]
+        return [Array(None, w, b) for b, w in zip(bufs, weak)]
 
 
 def _operand(x, device):
