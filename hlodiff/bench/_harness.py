@@ -134,6 +134,17 @@ def print_table(results: list[Result], baseline: str = "hlodiff") -> None:
             )
 
 
+def ready(thunk):
+    """`thunk` with its result forced ready (`block_until_ready`) before the timer stops."""
+
+    def run():
+        out = thunk()
+        getattr(out, "block_until_ready", lambda: None)()
+        return out
+
+    return run
+
+
 def optional_import(name: str):
     try:
         return __import__(name, fromlist=["_"])

@@ -8,7 +8,13 @@ HVP forward-over-reverse / reverse-over-forward / reverse-over-reverse and the f
 
 from __future__ import annotations
 
-from hlodiff.bench._harness import compare, optional_import, pin_single_thread, print_table
+from hlodiff.bench._harness import (
+    compare,
+    optional_import,
+    pin_single_thread,
+    print_table,
+    ready,
+)
 
 
 def _hvps(hd, hnp):
@@ -74,9 +80,7 @@ def run(repeat: int = 7):
     impls = {"hlodiff": _hvps(hd, hnp)}
     jax = optional_import("jax")
     if jax is not None:
-        import jax.numpy as jnp
-
-        impls["jax"] = _hvps(jax, jnp)
+        impls["jax"] = _hvps(jax, optional_import("jax.numpy"))
     ag = optional_import("autograd")
     if ag is not None:
         import autograd.numpy as anp
@@ -90,7 +94,7 @@ def run(repeat: int = 7):
             xs = (hnp.asarray(X), hnp.asarray(V)) if lib == "hlodiff" else (X, V)
             if lib == "jax":
                 xs = (jax.numpy.asarray(X), jax.numpy.asarray(V))
-            per_lib[lib] = _ready(lambda fn=fn, xs=xs: fn(*xs))
+            per_lib[lib] = ready(lambda fn=fn, xs=xs: fn(*xs))
         results += compare(name, per_lib, repeat)
     results += _perex(hd, hnp, jax, ag, repeat)
     return results
@@ -121,17 +125,8 @@ def _perex(hd, hnp, jax, ag, repeat):
         g = ag.grad(td_loss)
         per["autograd"] = (lambda th, a, r, b: np.stack([g(th, a[i], r[i], b[i])
                                                          for i in range(len(a))]), args)
-    impls = {lib: _ready(lambda fn=fn, xs=xs: fn(*xs)) for lib, (fn, xs) in per.items()}
+    impls = {lib: ready(lambda fn=fn, xs=xs: fn(*xs)) for lib, (fn, xs) in per.items()}
     return compare("per-example grads (eager)", impls, repeat)
-
-
-def _ready(thunk):
-    def run():
-        out = thunk()
-        getattr(out, "block_until_ready", lambda: None)()
-        return out
-
-    return run
 
 
 if __name__ == "__main__":

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hlodiff.bench._harness import compare, optional_import, pin_single_thread, print_table
+from hlodiff.bench._harness import (
+    compare,
+    optional_import,
+    pin_single_thread,
+    print_table,
+    ready,
+)
 
 INPUTS = np.array([[0.52, 1.12, 0.77], [0.88, -1.08, 0.15], [0.52, 0.06, -1.30],
                    [0.74, -2.49, 1.39]], np.float32)
@@ -91,18 +97,9 @@ def run(repeat: int = 7):
         for lib, ((make_f, fns), conv) in libs.items():
             f = make_f(conv(W), conv(b))
             M = conv(U) if "mjp" in name else conv(S)
-            impls[lib] = _ready(lambda fn=fns[name], f=f, M=M, w=conv(W): fn(f, w, M))
+            impls[lib] = ready(lambda fn=fns[name], f=f, M=M, w=conv(W): fn(f, w, M))
         results += compare(name, impls, repeat)
     return results
-
-
-def _ready(thunk):
-    def run():
-        out = thunk()
-        getattr(out, "block_until_ready", lambda: None)()
-        return out
-
-    return run
 
 
 if __name__ == "__main__":
