@@ -14,7 +14,7 @@ import warnings as _warnings
 # numpy reports 0/0, log(0) etc. as RuntimeWarnings; JAX returns nan/inf silently.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"hlodiff(\.|$)")
 
-from hlodiff.config import config  # noqa: E402
+from hlodiff.config import config  # noqa: E402,F401
 from hlodiff import dtypes  # noqa: E402,F401
 from hlodiff.core import Array, ShapedArray  # noqa: E402,F401
 from hlodiff import prims as _prims  # noqa: E402,F401

@@ -13,6 +13,7 @@ import numpy as np
 
 from hlodiff import core, dtypes, tree_util
 from hlodiff.core import Array, ShapedArray, get_aval
+from hlodiff.ir import eval_closed_jaxpr
 from hlodiff.tree_util import Partial, tree_flatten, tree_structure, tree_unflatten
 from hlodiff.transforms import batching, jvp as jvp_mod, partial_eval, staging, transpose as tr
 
@@ -181,24 +182,17 @@ def linearize(fun: Callable, *primals, has_aux: bool = False):
     flat_fun = _flatten_fun_nokwargs(_split_aux(fun, has_aux, store), in_tree, store)
     out_p, linear = partial_eval.linearize_flat(flat_fun, flat_p)
     out_tree = store["out_tree"]
-    in_avals = [jvp_mod.tangent_aval(get_aval(p)) for p in flat_p]
 
     def f_jvp(*tangents):
         flat_t, t_tree = tree_flatten(tangents)
         if t_tree != in_tree:
             raise TypeError(f"linearized function expects tangents of structure {in_tree}, "
                             f"got {t_tree}")
-        outs = core_eval_linear(linear, [_as_array(t) for t in flat_t], in_avals)
+        outs = eval_closed_jaxpr(linear, *[_as_array(t) for t in flat_t])
         return tree_unflatten(out_tree, outs)
 
     result = (tree_unflatten(out_tree, out_p), f_jvp)
     return result + (store["aux"],) if has_aux else result
-
-
-def core_eval_linear(linear, tangents, in_avals):
-    from hlodiff.ir import eval_closed_jaxpr
-
-    return eval_closed_jaxpr(linear, *tangents)
 
 
 # ---------------------------------------------------------------------------------------------

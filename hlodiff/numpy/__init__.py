@@ -29,7 +29,7 @@ nan = _np.nan
 euler_gamma = _np.euler_gamma
 newaxis = None
 
-from hlodiff.numpy._scalar_types import (  # noqa: E402
+from hlodiff.numpy._scalar_types import (  # noqa: E402,F401
     bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16, int32,
     int64, uint8, uint16, uint32, uint64,
 )

@@ -18,7 +18,6 @@ from hlodiff.prims.xla_numerics import xla_log1p_impl, xla_log_impl, xla_tanh_f3
 from hlodiff.transforms.batching import defvectorized, not_mapped
 from hlodiff.transforms.jvp import (
     Zero,
-    add_tangents,
     defjvp,
     defjvp2,
     defjvp_zero,

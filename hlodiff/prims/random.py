@@ -20,7 +20,6 @@ backend fuses, flush-to-zero of subnormals, and glibc's float64 `log`/`erf`.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 
