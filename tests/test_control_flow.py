@@ -655,3 +655,22 @@ def test_against_jax():
     with pytest.raises(ValueError) as e:
         jax.grad(lambda x: jlax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x))(1.0)
     assert str(e.value) == _REVERSE_ERROR
+
+
+@pytest.mark.parametrize("unroll", [1, 2, 3, 7, 10, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_unroll_lowering_matches_eager(unroll, reverse):
+    xs = hnp.asarray(np.random.default_rng(0).random((7, 3)).astype(np.float32))
+
+    def f(xs):
+        def cell(c, x):
+            c = hnp.tanh(c * 0.5 + x)
+            return c, c * 2.0
+
+        return scan(cell, hnp.zeros(3), xs, reverse=reverse, unroll=unroll)
+
+    eager, jitted = f(xs), hd.jit(f)(xs)
+    for a, b in zip(hd.tree_leaves(eager), hd.tree_leaves(jitted)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-6)
+    text = hd.jit(f).lower(xs).as_text()
+    assert ("stablehlo.while" in text) == (unroll is not True and 7 // int(unroll) > 1)

@@ -7,7 +7,8 @@
   unchanged, as JAX lowers them, so neither region captures values from outside.
 - scan: `stablehlo.while` over (i, consts, carry, xs, ys buffers): each step reads x_i with
   `dynamic_slice`, runs the body inline and writes y_i with `dynamic_update_slice`; `reverse`
-  walks i from the end. `unroll` is a performance hint only and is not applied.
+  walks i from the end. `unroll=k` inlines k steps per loop iteration (the remainder after
+  the loop); `unroll=True` (or k >= length) emits the whole scan straight-line, no loop.
 """
 
 from __future__ import annotations
@@ -65,24 +66,55 @@ def _while_lower(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts)
 def _scan_lower(ctx, *args, jaxpr, length, reverse, num_consts, num_carry, unroll):
     b = ctx.b
     idx = np.dtype(np.int32 if length < 2**31 else np.int64)
+    u = length if unroll is True else max(1, min(int(unroll), length))
+    looped = (length // u) * u  # steps done by the while loop, `u` per iteration
     ys = [hlo.full(b, 0, a.dtype, (length,) + a.shape) for a in jaxpr.out_avals[num_carry:]]
-    operands = [hlo.full(b, 0, idx), *args, *ys]
+    consts = list(args[:num_consts])
+    carry = list(args[num_consts:num_consts + num_carry])
+    xs = list(args[num_consts + num_carry:])
+    i = hlo.full(b, 0, idx)
+    if looped and looped // u > 1:
+        i, carry, ys = _scan_loop(ctx, jaxpr, length, reverse, num_carry, u, looped, idx,
+                                  i, consts, carry, xs, ys)
+        remaining = length - looped
+    else:  # a single iteration is emitted inline, like the remainder
+        remaining = length
+    _, carry, ys = _scan_steps(ctx, jaxpr, length, reverse, num_carry, remaining, idx,
+                               i, consts, carry, xs, ys)
+    return carry + ys
+
+
+def _scan_loop(ctx, jaxpr, length, reverse, num_carry, u, looped, idx, i, consts, carry, xs,
+               ys):
+    """A `stablehlo.while` running `looped` steps, `u` inlined steps per iteration."""
+    b = ctx.b
+    operands = [i, *consts, *carry, *xs, *ys]
     avals = [v.aval for v in operands]
+    nc, nk, nx = len(consts), len(carry), len(xs)
     with b.region(avals) as cond:
-        i = cond.args[0]
-        b.ret([hlo.compare(b, i, hlo.full(b, length, idx), "LT")], op="stablehlo.return")
+        b.ret([hlo.compare(b, cond.args[0], hlo.full(b, looped, idx), "LT")],
+              op="stablehlo.return")
     with b.region(avals) as body:
-        i, rest = body.args[0], body.args[1:]
-        consts, carry = rest[:num_consts], rest[num_consts:num_consts + num_carry]
-        xs, bufs = rest[num_consts + num_carry:-len(ys) or None], rest[len(rest) - len(ys):]
+        a = body.args
+        bi, bconsts, bcarry = a[0], a[1:1 + nc], a[1 + nc:1 + nc + nk]
+        bxs, bys = a[1 + nc + nk:1 + nc + nk + nx], a[1 + nc + nk + nx:]
+        bi, bcarry, bys = _scan_steps(ctx, jaxpr, length, reverse, num_carry, u, idx, bi,
+                                      list(bconsts), list(bcarry), list(bxs), list(bys))
+        b.ret([bi, *bconsts, *bcarry, *bxs, *bys], op="stablehlo.return")
+    outs = b.op("stablehlo.while", operands, avals, regions=[cond, body])
+    return outs[0], list(outs[1 + nc:1 + nc + nk]), list(outs[1 + nc + nk + nx:])
+
+
+def _scan_steps(ctx, jaxpr, length, reverse, num_carry, count, idx, i, consts, carry, xs, ys):
+    """`count` scan steps emitted straight-line from step index `i`."""
+    b = ctx.b
+    for _ in range(count):
         pos = hlo.sub(b, hlo.full(b, length - 1, idx), i) if reverse else i
         outs = lower_sub_jaxpr(ctx, jaxpr, consts + carry + [_read(b, x, pos) for x in xs])
-        bufs = [_write(b, buf, y, pos) for buf, y in zip(bufs, outs[num_carry:])]
-        step = hlo.add(b, i, hlo.full(b, 1, idx))
-        b.ret([step, *consts, *outs[:num_carry], *xs, *bufs], op="stablehlo.return")
-    outs = b.op("stablehlo.while", operands, avals, regions=[cond, body])
-    start = 1 + num_consts
-    return outs[start:start + num_carry] + outs[len(outs) - len(ys):]
+        ys = [_write(b, buf, y, pos) for buf, y in zip(ys, outs[num_carry:])]
+        carry = list(outs[:num_carry])
+        i = hlo.add(b, i, hlo.full(b, 1, idx))
+    return i, carry, ys
 
 
 def _avals(avals) -> list:
