@@ -48,6 +48,9 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -204,14 +207,30 @@ class Exported:
     signature: dict
     timings: dict = field(default_factory=dict)
 
-    def save(self, directory) -> Path:
-        """Writes module.mlir, module.vmfb and signature.json into `directory` (created if
-        needed) and returns its path."""
+    def save(self, directory, emit: str = "both") -> Path:
+        """Writes module.mlir and/or module.vmfb (`emit`: "mlir", "vmfb" or "both") and
+        signature.json into `directory`, and returns its path.
+
+        The files are written into a temporary sibling directory that is then renamed into
+        place, so a failure never leaves a partial export behind.
+        """
+        if emit not in ("mlir", "vmfb", "both"):
+            raise ValueError(f"emit must be 'mlir', 'vmfb' or 'both', got {emit!r}")
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "module.mlir").write_text(self.mlir_text)
-        (path / "module.vmfb").write_bytes(self.vmfb)
-        (path / "signature.json").write_text(json.dumps(self.signature, indent=1) + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            if emit in ("mlir", "both"):
+                (tmp / "module.mlir").write_text(self.mlir_text)
+            if emit in ("vmfb", "both"):
+                (tmp / "module.vmfb").write_bytes(self.vmfb)
+            (tmp / "signature.json").write_text(json.dumps(self.signature, indent=1) + "\n")
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return path
 
     _loaded: ExportedFunction | None = field(default=None, repr=False, compare=False)

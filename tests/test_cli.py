@@ -344,3 +344,34 @@ def test_bad_input(bad_results, case):
     assert "Traceback" not in done.stderr
     if case != "no-command":
         assert first.startswith("hlodiff") and ": error: " in first, first
+
+
+def test_version(cli):
+    done = cli("--version")
+    assert done.returncode == 0 and done.stdout.startswith("hlodiff ") and "iree" in done.stdout
+
+
+def test_run_reads_npz_keys(cli, grad_export):
+    arrays = {f.removesuffix(".npy"): np.load(cli.cwd / f) for f in GRAD_INPUTS}
+    np.savez(cli.cwd / "all_inputs.npz", **arrays)
+    from_npy = cli("run", "loss_grad", *_inputs(GRAD_INPUTS))
+    from_npz = cli("run", "loss_grad", *_inputs([f"all_inputs.npz:{k}" for k in arrays]))
+    assert from_npz.returncode == 0, from_npz.stderr
+    assert from_npz.stdout == from_npy.stdout
+    missing = cli("run", "loss_grad", *_inputs(["all_inputs.npz:nope"] * 5))
+    assert missing.returncode == 2 and "has no array 'nope'" in missing.stderr
+
+
+def test_emit_and_short_out_flag(cli):
+    done = cli("compile", "model.py:scaled", "--arg", "f32[4,6]", "--static", "n=2.0",
+               "-o", "scaled_mlir", "--emit", "mlir")
+    assert done.returncode == 0, done.stderr
+    files = sorted(p.name for p in (cli.cwd / "scaled_mlir").iterdir())
+    assert files == ["module.mlir", "signature.json"]
+
+
+def test_failed_export_leaves_no_partial_directory(cli):
+    done = cli("compile", "model.py:loss", "--arg", "f32[4,6]", "--out", "never_written")
+    assert done.returncode != 0
+    assert not (cli.cwd / "never_written").exists()
+    assert not [p for p in cli.cwd.iterdir() if p.name.startswith(".never_written")]

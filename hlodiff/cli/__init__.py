@@ -47,11 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show Python tracebacks for errors (may appear anywhere)",
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     sub.add_parser("bench", help="device benchmarks (hlodiff bench --help)", add_help=False)
     return parser
+
+
+def _version() -> str:
+    from hlodiff import __version__
+
+    try:
+        from importlib.metadata import version
+
+        iree = version("iree-base-compiler")
+    except Exception:  # noqa: BLE001 -- the version line must never fail
+        iree = "unknown"
+    return f"hlodiff {__version__} (iree-base-compiler {iree})"
 
 
 def main(argv=None) -> int:

@@ -66,7 +66,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--x64", action="store_true", help="enable 64-bit types (jax_enable_x64)")
     p.add_argument("--name", help="the name recorded in the signature (default: FUNC)")
-    p.add_argument("--out", metavar="DIR", help="where to write (default: ./NAME_TARGET)")
+    p.add_argument("-o", "--out", metavar="DIR", help="where to write (default: ./NAME_TARGET)")
+    p.add_argument("--emit", choices=("mlir", "vmfb", "both"), default="both",
+                   help="which module files to write beside signature.json (default: both)")
     p.set_defaults(handler=main)
 
 
@@ -102,7 +104,7 @@ def main(args) -> int:
     except Exception as e:
         raise CliError(f"exporting {name} failed: {type(e).__name__}: {e}") from e
     total = time.perf_counter() - start
-    exported.save(out)
+    exported.save(out, emit=args.emit)
     _summary(exported, out, args, total)
     return 0
 

@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
         "--input",
         action="append",
         default=[],
-        metavar="FILE.npy",
+        metavar="FILE.npy|FILE.npz:KEY",
         help="the next input array, in signature order",
     )
     p.add_argument(
@@ -64,15 +64,25 @@ def main(args) -> int:
 
 
 def _load_npy(path: str) -> np.ndarray:
-    p = Path(path)
+    """One input array: `a.npy`, or `b.npz:key` for an array inside an .npz archive."""
+    name, _, key = path.partition(".npz:")
+    if key:
+        name += ".npz"
+    p = Path(name)
     if not p.is_file():
-        raise UsageError(f"no such input file: {path}")
-    if p.suffix != ".npy":
-        raise UsageError(f"--input {path}: give one .npy file per input array (np.save)")
+        raise UsageError(f"no such input file: {name}")
+    if p.suffix not in (".npy", ".npz") or (p.suffix == ".npz" and not key):
+        raise UsageError(f"--input {path}: give a .npy file or FILE.npz:KEY per input array")
     try:
+        if key:
+            with np.load(p, allow_pickle=False) as archive:
+                if key not in archive:
+                    raise UsageError(f"--input {path}: {name} has no array {key!r} (it has "
+                                     f"{', '.join(archive.files)})")
+                return archive[key]
         return np.load(p, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise UsageError(f"--input {path} is not a readable .npy file ({e})") from None
+        raise UsageError(f"--input {path} is not a readable .npy/.npz file ({e})") from None
 
 
 def _check_output_path(output: str | None, sig: dict) -> None:
