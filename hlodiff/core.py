@@ -80,17 +80,6 @@ class ShapedArray:
     __str__ = str_short
 
 
-class AbstractToken:
-    """The abstract value of an ordering token (unused by numeric code, kept for completeness)."""
-
-    shape = ()
-    dtype = None
-    weak_type = False
-
-    def str_short(self):
-        return "Tok"
-
-
 def _scalar_aval(x) -> ShapedArray:
     # Python bools are strongly typed in JAX; ints, floats and complexes are weak.
     return ShapedArray((), dtypes.dtype(x), weak_type=type(x) is not bool)
@@ -358,10 +347,6 @@ class set_current_trace:
     def __exit__(self, *exc):
         _ctx.trace = self.prev
         return False
-
-
-def full_lower(x):
-    return x
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,16 +31,7 @@ class ConcretizationTypeError(TypeError):
         super().__init__("\n".join(lines))
 
 
-class TracerBoolConversionError(ConcretizationTypeError):
-    """`bool()` of a traced value."""
 
-
-class TracerIntegerConversionError(ConcretizationTypeError):
-    """`int()` or `__index__` of a traced value."""
-
-
-class TracerArrayConversionError(TypeError):
-    """`np.asarray` of a traced value."""
 
 
 class NonConcreteBooleanIndexError(IndexError):
@@ -65,6 +56,3 @@ class UnexpectedTracerError(Exception):
             "from the transformed function instead of storing them."
         )
 
-
-class KeyReuseError(RuntimeError):
-    pass

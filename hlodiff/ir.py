@@ -46,10 +46,6 @@ class Literal:
         return _format_literal(self.val)
 
 
-class DropVar(Var):
-    """An output that nothing uses (printed as `_`)."""
-
-
 Atom = Var | Literal
 
 
@@ -148,10 +144,6 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args) -> list:
 
 def eval_closed_jaxpr(closed: ClosedJaxpr, *args) -> list:
     return eval_jaxpr(closed.jaxpr, closed.consts, *args)
-
-
-def jaxpr_as_fun(closed: ClosedJaxpr):
-    return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -213,6 +213,3 @@ def canonicalize_axes(axis, ndim: int) -> tuple:
         raise ValueError(f"repeated axis in {axis}")
     return axes
 
-
-def is_concrete_eval() -> bool:
-    return core.current_trace() is core.eval_trace

@@ -171,8 +171,6 @@ def naryop(name: str, impl, allowed=_num, out_dtype=None) -> Primitive:
 
 def _nary_batch(p, vals, dims, params):
     """Moves every batch dim to 0; unbatched operands get a size-1 dim (rank-0 ones stay)."""
-    from hlodiff.prims import shape as sp
-
     ranks = [get_aval(v).ndim - (d is not not_mapped) for v, d in zip(vals, dims)]
     rank = builtins.max(ranks)
     out = []
@@ -199,9 +197,6 @@ def _const(x, value):
 
 def unbroadcast(aval: ShapedArray, x):
     """Sums `x` down to `aval.shape`, undoing elementwise broadcasting (for transposes)."""
-    from hlodiff.prims import reduce as rp
-    from hlodiff.prims import shape as sp
-
     x_shape = get_aval(x).shape
     if x_shape == aval.shape:
         return x
@@ -212,8 +207,6 @@ def unbroadcast(aval: ShapedArray, x):
 
 
 def broadcast_to_shape(x, shape):
-    from hlodiff.prims import shape as sp
-
     x_shape = get_aval(x).shape
     if x_shape == tuple(shape):
         return x
@@ -878,3 +871,9 @@ population_count = _unary(population_count_p)
 
 def round(x, rounding_method=0):  # noqa: A001
     return round_p.bind(x, rounding_method=int(rounding_method))
+
+
+# The shape and reduce families are written on this one; imported last to close the cycle without
+# a function-level import on the batching/transposition hot paths.
+from hlodiff.prims import reduce as rp  # noqa: E402
+from hlodiff.prims import shape as sp  # noqa: E402

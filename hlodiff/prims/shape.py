@@ -9,7 +9,7 @@ import numpy as np
 from hlodiff import dtypes
 from hlodiff.core import Primitive, ShapedArray, get_aval
 from hlodiff.transforms.batching import bdim_at_front, not_mapped
-from hlodiff.transforms.jvp import Zero, deflinear, defjvp_zero, instantiate_zeros
+from hlodiff.transforms.jvp import Zero, deflinear, defjvp_zero
 from hlodiff.transforms.transpose import is_undefined_primal
 
 
@@ -374,7 +374,8 @@ def _pad_batch(axis_size, vals, dims, *, padding_config):
     (x, pv), (xd, pvd) = vals, dims
     if pvd is not not_mapped:
         from hlodiff.prims.elementwise import select_n
-        from hlodiff.prims.shape import broadcast_in_dim as bid
+
+        bid = broadcast_in_dim
 
         x = bdim_at_front(x, xd, axis_size)
         mask = pad(np.ones(get_aval(x).shape[1:], bool), np.array(False), padding_config)
@@ -550,7 +551,3 @@ def full(shape, fill_value, dtype=None):
         return Array(np.broadcast_to(value, shape), weak)
     fill_value = convert_element_type(fill_value, dtype, weak)
     return broadcast_in_dim(fill_value, shape, ())
-
-
-def instantiate(x):
-    return instantiate_zeros(x)

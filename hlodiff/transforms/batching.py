@@ -90,8 +90,6 @@ def batch_flat(fun: Callable, axis_size: int, vals, in_dims, out_dims, axis_name
 
 def move_batch_dim(x, src, dst, axis_size: int):
     """Moves the batch dim of `x` from `src` to `dst` (None: must be unbatched / broadcast)."""
-    from hlodiff.prims import shape as sp
-
     if dst is not_mapped:
         if src is not not_mapped:
             raise ValueError(
@@ -110,8 +108,6 @@ def move_batch_dim(x, src, dst, axis_size: int):
 
 def bdim_at_front(x, d, axis_size: int):
     """`x` with its batch dim moved to 0, or broadcast to have one if unmapped."""
-    from hlodiff.prims import shape as sp
-
     if d is not_mapped:
         return sp.broadcast_along(x, axis_size, 0)
     return sp.moveaxis(x, d, 0)
@@ -135,11 +131,6 @@ def defvectorized(primitive) -> None:
     )
 
 
-def defbroadcasting(primitive) -> None:
-    primitive.batch = lambda axis_size, vals, dims, **params: broadcast_batcher(
-        primitive, axis_size, vals, dims, **params
-    )
-
 
 def batch_jaxpr(closed, axis_size: int, in_dims, out_dims_at=0):
     """A closed jaxpr computing `closed` over a batch: inputs batched along `in_dims` (None:
@@ -159,3 +150,8 @@ def batch_jaxpr(closed, axis_size: int, in_dims, out_dims_at=0):
                           list(args), list(in_dims), [out_dims_at] * len(closed.out_avals))
 
     return trace_to_jaxpr(fun, in_avals)
+
+
+# The shape primitives use the helpers above; imported last to close the cycle without a
+# function-level import on every batched primitive.
+from hlodiff.prims import shape as sp  # noqa: E402

@@ -236,11 +236,6 @@ def deflinear(primitive: Primitive, transpose_rule: Callable) -> None:
     primitive.linear = True
 
 
-def is_linear_input(x) -> bool:
-    from hlodiff.transforms.transpose import UndefPrimal
-
-    return type(x) is UndefPrimal
-
 
 # ---------------------------------------------------------------------------------------------
 # Rewriting a jaxpr (for higher-order primitives)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from hlodiff import core
 from hlodiff.core import ShapedArray, Trace, Tracer, get_aval, set_current_trace
@@ -155,6 +154,3 @@ def concrete_consts_to_invars(closed: ClosedJaxpr):
     new = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
     return ClosedJaxpr(new, []), list(closed.consts)
 
-
-def as_numpy_const(x):
-    return np.asarray(core.to_numpy(x))
