@@ -477,11 +477,3 @@ def test_jit_of_grad_solve_and_slogdet():
     b = _rand(np.random.default_rng(13), (5, 2), F32)
     g = hd.grad(lambda a: hnp.sum(la.solve(a, b)) + la.slogdet(a)[1])
     _close(hd.jit(g)(a), g(a), F32, 10)
-
-
-@pytest.mark.cpu
-@jit_only
-@pytest.mark.parametrize("fn, name", [(la.eigh, "eigh"), (la.svd, "svd"), (la.qr, "qr")])
-def test_jit_unlowered_decompositions_raise(fn, name):
-    with pytest.raises(NotImplementedError, match=name):
-        hd.jit(fn)(np.eye(3, dtype=np.float32))

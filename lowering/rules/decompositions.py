@@ -28,7 +28,7 @@ them (see tests/test_linalg.py::test_jit_of_grad_spec_cholesky).
   is a blocked right-looking LU (LAPACK getrf): pivoted factorization of an (n, 64) panel with
   row swaps inside the panel, one gather applying the panel's row order to the matrix, then
   U12 = L11^{-1} A12 and the trailing update A22 -= L21 U12. Square matrices only.
-- qr, eigh, svd: no IREE lowering yet; they raise NotImplementedError (eager evaluation works).
+- qr, eigh, svd: lowered in lowering/rules/spectral.py.
 """
 
 from __future__ import annotations
@@ -587,19 +587,3 @@ def _lu_lower(ctx, x):
     _, lus, pivs, perms = _fori(b, count, [flat, F.zeros((count, n, n)), ints, ints], one)
     return [F.join(F.reshape(lus, shapes[0])), hlo.reshape(b, pivs, shapes[1]),
             hlo.reshape(b, perms, shapes[2])]
-
-
-# ---------------------------------------------------------------------------------------------
-# Not lowered yet
-
-
-def _not_lowered(ctx, *args, **params):
-    name = ctx.primitive.name
-    shown = ", ".join(a.str_short() for a in ctx.avals_in)
-    raise NotImplementedError(
-        f"'{name}' ({shown}) has no IREE lowering in hlodiff yet: IREE has no LAPACK and "
-        f"hlodiff does not decompose {name} into StableHLO loops. Call it outside jit "
-        "(eager evaluation uses numpy/LAPACK), or keep it out of the jitted function.")
-
-
-register(dp.qr_p, dp.eigh_p, dp.svd_p)(_not_lowered)
