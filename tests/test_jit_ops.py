@@ -31,17 +31,16 @@ def _all_grads(arg_lists):
     return outs
 
 
-def _platforms():
-    present = [d.platform for d in runtime.devices()]
-    return [pytest.param(p, marks=getattr(pytest.mark, p)) for p in ("cpu", "vulkan")
-            if p in present or p == "cpu"]
+_ABSENT = {"vulkan": "ci/install_vulkan.sh installs Mesa's lavapipe",
+           "cuda": "needs an NVIDIA GPU and its driver"}
 
 
-@pytest.fixture(scope="module", params=_platforms())
+@pytest.fixture(scope="module", params=[pytest.param(p, marks=getattr(pytest.mark, p))
+                                        for p in ("cpu", "vulkan", "cuda")])
 def compiled(request):
     platform = request.param
     if platform not in [d.platform for d in runtime.devices()]:
-        pytest.skip(f"no {platform} device (ci/install_vulkan.sh installs lavapipe)")
+        pytest.skip(f"no {platform} device ({_ABSENT[platform]})")
     ops = hd.jit(_all_ops, device=platform)(ARGS)
     grads = hd.jit(_all_grads, device=platform)(ARGS)
     return platform, ops, grads

@@ -98,31 +98,37 @@ def session_cache_dir(tmp_path_factory):
         yield path
 
 
-def _vulkan_or_skip():
-    found = RT.devices("vulkan")
+_HOW_TO_GET = {"vulkan": "ci/install_vulkan.sh installs Mesa lavapipe",
+               "cuda": "needs an NVIDIA GPU and its driver"}
+
+
+def _present_or_skip(platform: str):
+    found = RT.devices(platform)
     if not found:
-        reason = importlib.import_module(f"{RT.__name__}.devices")._probes["vulkan"]["error"]
-        pytest.skip(f"no Vulkan device ({reason}); ci/install_vulkan.sh installs Mesa lavapipe")
+        reason = importlib.import_module(f"{RT.__name__}.devices")._probes[platform]["error"]
+        pytest.skip(f"no {platform} device ({reason}); {_HOW_TO_GET[platform]}")
     return found[0]
 
 
 @pytest.fixture(scope="session")
 def vulkan_device():
-    return _vulkan_or_skip()
+    return _present_or_skip("vulkan")
 
 
 DEVICE_PARAMS = [
     pytest.param("cpu", marks=pytest.mark.cpu, id="cpu-local-sync"),
     pytest.param("cpu:local-task", marks=pytest.mark.cpu, id="cpu-local-task"),
     pytest.param("vulkan", marks=pytest.mark.vulkan, id="vulkan"),
+    pytest.param("cuda", marks=pytest.mark.cuda, id="cuda"),
 ]
 
 
 @pytest.fixture(scope="module", params=DEVICE_PARAMS)
 def device(request):
-    """Each device kind in turn: CPU with both drivers, then Vulkan (skipped when absent)."""
-    if request.param == "vulkan":
-        return _vulkan_or_skip()
+    """Each device kind in turn: CPU with both drivers, then Vulkan and CUDA (skipped when
+    absent)."""
+    if request.param in _HOW_TO_GET:
+        return _present_or_skip(request.param)
     platform, _, driver = request.param.partition(":")
     return RT.get_device(platform, driver=driver or None)
 
