@@ -28,13 +28,13 @@ _eval_trace = core.eval_trace
 class _Entry:
     """One traced signature: its jaxpr, output tree and (lazily) its compiled executable."""
 
-    __slots__ = ("jaxpr", "out_tree", "consts", "compiled", "weak")
+    __slots__ = ("jaxpr", "out_tree", "consts", "compiled", "out_avals")
 
     def __init__(self, jaxpr, out_tree):
         self.jaxpr = jaxpr
         self.out_tree = out_tree
         self.compiled = None
-        self.weak = [a.weak_type for a in jaxpr.out_avals]
+        self.out_avals = jaxpr.out_avals
 
 
 def _static_positions(fun, static_argnums, static_argnames):
@@ -77,6 +77,9 @@ class JitWrapped:
         self.device = device
         self.donate_argnums = donate_argnums
         self._cache: dict = {}
+        # The fast path's cache: a call whose arguments are all Arrays is keyed by their avals
+        # alone (a flat tuple of leaves needs no pytree structure in the key).
+        self._by_avals: dict = {}
 
     # -- signature handling -------------------------------------------------------------------
     def _split(self, args, kwargs):
@@ -141,22 +144,18 @@ class JitWrapped:
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        entry = leaves = None
-        if not kwargs and not self.static_nums:  # the common case, kept short
-            leaves, in_tree = tree_flatten(args)
-            try:
-                key = (in_tree, tuple([x.aval for x in leaves]), (), (), False)
-                entry = self._cache.get(key)
-            except AttributeError:  # a Python scalar or non-array leaf: the general path
-                entry = None
-        if entry is None:
-            entry, leaves = self._entry(args, kwargs)
+        flat = not kwargs and not self.static_nums and not self.static_names
+        if flat and _ctx.trace is _eval_trace:  # the common case, kept short
+            avals = tuple([x.aval for x in args if type(x) is Array])
+            entry = self._by_avals.get(avals) if len(avals) == len(args) else None
+            if entry is not None:
+                return tree_unflatten(entry.out_tree, entry.compiled.call(args, entry.out_avals))
+        entry, leaves = self._entry(args, kwargs)
         consts = entry.consts
-        exe = entry.compiled
-        if exe is not None and not consts and _ctx.trace is _eval_trace:
-            outs = exe.call(leaves, entry.weak)
-        elif _ctx.trace is _eval_trace and not consts:
+        if _ctx.trace is _eval_trace and not consts:
             outs = execute(entry.jaxpr, leaves, self.device, entry)
+            if flat and all(type(x) is Array for x in args):
+                self._by_avals[tuple([x.aval for x in args])] = entry
         else:
             outs = pjit_p.bind(*(consts or ()), *leaves, jaxpr=entry.jaxpr, name=self.__name__,
                                device=self.device)
@@ -179,6 +178,7 @@ class JitWrapped:
 
     def clear_cache(self):
         self._cache.clear()
+        self._by_avals.clear()
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -275,7 +275,7 @@ class Compiled:
 
     def __call__(self, *args, **kwargs):
         leaves, _ = tree_flatten((args, kwargs))
-        outs = self._executable.call(leaves, [a.weak_type for a in self.jaxpr.out_avals])
+        outs = self._executable.call(leaves, self.jaxpr.out_avals)
         return tree_unflatten(self.out_tree, outs)
 
     def as_text(self) -> str:
@@ -290,12 +290,14 @@ class _Executable:
     """A compiled jaxpr: the runtime function plus what calling it needs."""
 
     def __init__(self, lowered, function, device):
+        from hlodiff.runtime import DeviceBuffer
+
         self.text = lowered.text
-        self.const_args = list(lowered.const_args)
+        self.const_args = [DeviceBuffer.from_host(c, device) for c in lowered.const_args]
         self.function = function
         self.device = device
 
-    def call(self, args: Sequence[Any], weak: Sequence[bool]) -> list:
+    def call(self, args: Sequence[Any], out_avals: Sequence[core.ShapedArray]) -> list:
         device = self.device
         operands = []
         for x in args:  # the common case inline: an Array already on this device
@@ -304,19 +306,23 @@ class _Executable:
                             else _operand(x, device))
         if self.const_args:
             operands = self.const_args + operands
-        bufs = self.function(*operands)
-        return [Array(None, w, b) for b, w in zip(bufs, weak)]
+        outs = []
+        for buf, aval in zip(self.function.call_buffers(operands), out_avals):
+            out = Array(None, aval.weak_type, buf)
+            out._aval = aval
+            outs.append(out)
+        return outs
 
 
 def _operand(x, device):
     """The device buffer for an argument. An Array keeps the buffer it was uploaded to (Arrays
     are immutable), so passing the same array again costs no transfer."""
+    from hlodiff.runtime import DeviceBuffer
+
     if type(x) is Array:
         buf = x._buffer
         if buf is not None and buf.device is device:
             return buf
-        from hlodiff.runtime import DeviceBuffer
-
         buf = DeviceBuffer.from_host(x._value if x._value is not None else x._fetch(), device)
         if x._buffer is None:
             x._buffer = buf
@@ -325,8 +331,8 @@ def _operand(x, device):
         value = core.concrete_value(x)
         if value is None:
             raise core.UnexpectedTracerError(pjit_p, x)
-        return value
-    return np.asarray(x, get_aval(x).dtype)
+        return _operand(value, device)
+    return DeviceBuffer.from_host(np.asarray(x, get_aval(x).dtype), device)
 
 
 _compiled: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
@@ -350,11 +356,11 @@ def _compiled_for(jaxpr, device) -> _Executable:
 def execute(jaxpr, args, device=None, entry: _Entry | None = None) -> list:
     """Runs a closed jaxpr compiled for `device` on concrete arguments."""
     if entry is None:
-        return _compiled_for(jaxpr, device).call(args, [a.weak_type for a in jaxpr.out_avals])
+        return _compiled_for(jaxpr, device).call(args, jaxpr.out_avals)
     exe = entry.compiled
     if exe is None:
         exe = entry.compiled = _compiled_for(jaxpr, device)
-    return exe.call(args, entry.weak)
+    return exe.call(args, entry.out_avals)
 
 
 __all__ = ["jit", "JitWrapped", "Lowered", "Compiled"]

@@ -105,26 +105,30 @@ class Function:
         if len(args) != self._arity and self._arity is not None:
             raise TypeError(self._arity_message(len(args)))
         device = self.device
-        inputs = _VariantList(len(args))
+        buffers = [arg if type(arg) is DeviceBuffer and arg.device is device
+                   else self._to_device(i, arg) for i, arg in enumerate(args)]
+        return self.call_buffers(buffers)
+
+    def call_buffers(self, buffers) -> tuple[DeviceBuffer, ...]:
+        """The fast path: `buffers` are DeviceBuffers on this function's device, as many as it
+        takes. Neither is checked here (callers that know it, like `jit`, skip the checks)."""
+        inputs = _VariantList(len(buffers))
         keep = None  # imported host memory behind inputs: outputs may alias it
-        for i, arg in enumerate(args):
-            if type(arg) is not DeviceBuffer or arg.device is not device:
-                arg = self._to_device(i, arg)
-            if arg._keep is not None:
-                keep = (keep or ()) + (arg._keep,)
-            inputs.push_ref(arg._bv.ref)
+        for buf in buffers:
+            if buf._keep is not None:
+                keep = (keep or ()) + (buf._keep,)
+            inputs.push_ref(buf._bv.ref)
         outputs = _VariantList(self._n_out)
         try:
             with self._lock:
                 self._invoke(self._fn, inputs, outputs)
         except (ValueError, RuntimeError) as e:
-            raise self._call_error(args, e) from None
-        get = outputs.get_as_object
-        if len(outputs) == 1:
+            raise self._call_error(buffers, e) from None
+        get, device, count = outputs.get_as_object, self.device, len(outputs)
+        if count == 1:
             return (DeviceBuffer(get(0, _BufferView), device, None, keep),)
-        return tuple(
-            [DeviceBuffer(get(i, _BufferView), device, None, keep) for i in range(len(outputs))]
-        )
+        return tuple([DeviceBuffer(get(i, _BufferView), device, None, keep)
+                      for i in range(count)])
 
     def _to_device(self, index: int, arg) -> DeviceBuffer:
         if isinstance(arg, DeviceBuffer):  # on another device: go through the host

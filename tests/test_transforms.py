@@ -161,6 +161,35 @@ def test_jit_cache_and_static_args():
         jf(hnp.ones(3), [1])
 
 
+def test_jit_fast_path_keys_on_avals_including_weak_type():
+    calls = []
+
+    def f(x, y):
+        calls.append(1)
+        return x * y, y
+
+    jf = hd.jit(f)
+    x = hnp.arange(3.0)
+    strong = hnp.asarray(2.0, dtype=np.float32)
+    weak = hd.jit(lambda: 2.0)()  # the same value, weakly typed
+    assert weak.weak_type and not strong.weak_type
+    for _ in range(2):  # the second round goes through the all-Arrays fast path
+        out, y = jf(x, strong)
+        assert not y.weak_type and out.dtype == np.float32
+        out, y = jf(x, weak)
+        assert y.weak_type and out.dtype == np.float32
+        np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    assert len(calls) == 2
+    out, _ = jf(hnp.arange(4.0), strong)  # a new shape traces again
+    assert len(calls) == 3 and out.shape == (4,)
+    out, _ = jf(np.arange(3.0, dtype=np.float32), 2.0)  # numpy and Python scalars: general path
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    assert len(calls) == 3  # same avals as (x, weak): the trace cache still hits
+    jf.clear_cache()
+    jf(x, strong)
+    assert len(calls) == 4
+
+
 def test_against_jax_where_installed():
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
