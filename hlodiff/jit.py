@@ -17,6 +17,7 @@ import numpy as np
 
 from hlodiff import core
 from hlodiff.core import Array, Tracer, get_aval
+from hlodiff.devices import get_device
 from hlodiff.prims.call import pjit_p
 from hlodiff.transforms import staging
 from hlodiff.tree_util import tree_flatten, tree_unflatten
@@ -343,7 +344,7 @@ def _compiled_for(jaxpr, device) -> _Executable:
     from hlodiff.lowering import lower_jaxpr
 
     per_jaxpr = _compiled.setdefault(jaxpr, {})
-    dev = runtime.get_device(device)
+    dev = get_device(device)  # None: the default device (hd.config "platform", else env)
     exe = per_jaxpr.get(dev)
     if exe is None:
         lowered = lower_jaxpr(jaxpr)
