@@ -105,7 +105,8 @@ def load(name: str, device: str = "cpu", threads: int = 1) -> Lib | None:
 
 def _load_hlodiff(device: str, threads: int) -> Lib:
     import hlodiff as hd
-    import hlodiff.numpy as hnp
+    import hlodiff.lowering  # noqa: F401 -- jit imports it on first use; `import jax` loads
+    import hlodiff.numpy as hnp  # its lowering up front, so timings start from the same point
 
     if threads > 1 and device == "cpu":  # local-task: as many worker groups as threads
         _iree_flags(f"--task_topology_max_group_count={threads}")
