@@ -110,6 +110,25 @@ def test_every_dtype_round_trips(build, device):
         np.testing.assert_array_equal(host, _numpy_op(op, x), err_msg=ty)
 
 
+def test_staged_downloads_reuse_pinned_buffers(rt, rt_sub, build, device):
+    """The GPU download path (pooled staging buffers), run here on whatever device is present:
+    every dtype and size comes back intact, and a second download of the same size class
+    reuses the staging buffer."""
+    buffers = rt_sub("buffers")
+    staged = buffers._StagedDownloads(device)
+    inputs = [np.array(values, dtype) for _ty, dtype, _op, values in ZOO]
+    outputs = build(_zoo_module(), device)(*inputs)
+    for (ty, dtype, op, _v), x, out in zip(ZOO, inputs, outputs):
+        host = staged.download(out.buffer_view)
+        assert host.dtype == np.dtype(dtype), ty
+        np.testing.assert_array_equal(host, _numpy_op(op, x), err_msg=ty)
+    big = rt.DeviceBuffer.from_host(np.arange(5000, dtype=np.float32), device)
+    np.testing.assert_array_equal(staged.download(big.buffer_view), np.arange(5000))
+    pooled = {size: [id(b) for b, _ in pool] for size, pool in staged.free.items()}
+    np.testing.assert_array_equal(staged.download(big.buffer_view), np.arange(5000))
+    assert {size: [id(b) for b, _ in pool] for size, pool in staged.free.items()} == pooled
+
+
 COMPLEX_PARTS = """
 func.func @main(%z: tensor<2xcomplex<f64>>)
     -> (tensor<2xf64>, tensor<2xf64>, tensor<2xcomplex<f64>>) {
