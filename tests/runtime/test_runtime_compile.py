@@ -59,13 +59,30 @@ def test_dump_dir_keeps_module_and_flags(rt, tmp_path, monkeypatch):
     assert str(module) in info.value.diagnostics  # locations point at the dumped file
 
 
-def test_failing_optimized_flags_fall_back_to_safe_flags(rt, add_f32, compiler_calls):
+def _matmul(n: int) -> str:
+    return f"""
+func.func @main(%a: tensor<{n}x{n}xf32>, %b: tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32> {{
+  %0 = stablehlo.dot %a, %b : (tensor<{n}x{n}xf32>, tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32>
+  return %0 : tensor<{n}x{n}xf32>
+}}
+"""
+
+
+def test_failing_optimized_flags_fall_back_to_safe_flags(rt, compiler_calls):
     good = rt.target_for("cpu")
     broken = good.flags + ("--iree-hal-target-device=nosuchdevice",)
-    vmfb = rt.compile_module(add_f32, rt.Target("cpu", broken, good.safe_flags), cache=False)
-    x = np.ones(3, np.float32)
-    assert rt.load(vmfb, "cpu")(x, x)[0].to_host().tolist() == [2, 2, 2]
+    vmfb = rt.compile_module(_matmul(128), rt.Target("cpu", broken, good.safe_flags), cache=False)
+    x = np.eye(128, dtype=np.float32)
+    np.testing.assert_array_equal(rt.load(vmfb, "cpu")(x, x)[0].to_host(), x)
     assert compiler_calls == [broken, good.safe_flags]
+
+
+@pytest.mark.parametrize("n, optimized", [(8, False), (128, True)])
+def test_data_tiling_only_for_matmuls_that_gain(rt, compiler_calls, n, optimized):
+    target = rt.target_for("cpu")
+    rt.compile_module(_matmul(n), target, cache=False)
+    assert compiler_calls == [target.flags if optimized else target.safe_flags]
+    assert ("--iree-opt-data-tiling" in compiler_calls[0]) == optimized
 
 
 def test_cuda_compiles_without_a_gpu(rt, add_f32):
