@@ -14,6 +14,7 @@ import hlodiff as hd
 import hlodiff.numpy as hnp
 from hlodiff.lax.control_flow import cond, fori_loop, scan, switch, while_loop
 from hlodiff.lax.control_flow import map as lax_map
+from hlodiff.lowering.rules import control_flow as control_flow_lowering
 from hlodiff.test_util import check_grads
 
 _REVERSE_ERROR = ("Reverse-mode differentiation does not work for lax.while_loop or "
@@ -674,3 +675,37 @@ def test_scan_unroll_lowering_matches_eager(unroll, reverse):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-6)
     text = hd.jit(f).lower(xs).as_text()
     assert ("stablehlo.while" in text) == (unroll is not True and 7 // int(unroll) > 1)
+
+
+def _rnn_loss(reverse):
+    def loss(xs, w):
+        def cell(c, x):
+            new = hnp.tanh(c * w + x)
+            return new, (new * x, c)  # the old carry is stacked too (a forwarded value)
+
+        c, (ys, prev) = scan(cell, hnp.full(3, 0.1), xs, reverse=reverse)
+        return hnp.sum(ys ** 2) + hnp.sum(c) + 0.5 * hnp.sum(prev)
+
+    return loss
+
+
+@pytest.mark.cpu
+@jit_only
+@pytest.mark.parametrize("length", [8, 11])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_jit_grad_and_vmap_through_nested_scan_loops(monkeypatch, length, reverse):
+    # Two slots a loop: 8 steps are loops three levels deep (2 x 2 x 2), 11 a loop nest per
+    # binary digit; in the forward scan, in the transposed (reversed) one, and batched.
+    monkeypatch.setattr(control_flow_lowering, "_LOOP_SLOTS", 2)
+    rng = np.random.default_rng(1)
+    xs = rng.standard_normal((length, 3)).astype(np.float32)
+    w = np.float32(0.8)
+    loss = _rnn_loss(reverse)
+    grad = hd.grad(loss, argnums=(0, 1))
+    assert hd.jit(grad).lower(xs, w).as_text().count('"stablehlo.while"') >= 6
+    _tree_close(hd.jit(grad)(xs, w), grad(xs, w), rtol=1e-5, atol=1e-6)
+    batched = hd.vmap(loss, in_axes=(0, None))
+    xb = np.stack([xs, -xs, 0.5 * xs])
+    _tree_close(hd.jit(batched)(xb, w), batched(xb, w), rtol=1e-5, atol=1e-6)
+    _tree_close(hd.jit(hd.vmap(grad, in_axes=(0, None)))(xb, w),
+                hd.vmap(grad, in_axes=(0, None))(xb, w), rtol=1e-5, atol=1e-6)
