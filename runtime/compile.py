@@ -66,11 +66,12 @@ def compile_module(mlir_text: str, target, *, extra_flags=(), cache: bool = True
     tgt = resolve_target(target)
     extra = tuple(extra_flags)
     key = cache_key(mlir_text, tgt.flags + extra + ("|",) + tgt.safe_flags, tgt.identity)
-    dump_path = _dump(mlir_text, tgt.flags + extra, key)
+    attempts = _flag_attempts(mlir_text, tgt, extra)
+    dump_path = _dump(mlir_text, attempts[0], key)
     store = compiled_cache() if cache else None
     data = store.get(key) if store else None
     if data is None:
-        data = _compile_with_fallback(mlir_text, tgt, extra, dump_path)
+        data = _compile_with_fallback(mlir_text, tgt, attempts, dump_path)
         if store:
             store.put(key, data)
     return data
@@ -132,26 +133,32 @@ def _element_count(tensor_type: str) -> int | None:
     return math.prod(int(d) for d in dims) if all(d.isdigit() for d in dims) else None
 
 
-def _compile_with_fallback(text: str, tgt: Target, extra: tuple, dump_path) -> bytes:
+def _flag_attempts(text: str, tgt: Target, extra: tuple) -> list[tuple[str, ...]]:
+    """The flag sets to try in order: the optimized flags then the safe ones, or only the safe
+    ones where the optimized flags are known to crash or not to pay off."""
+    if tgt.safe_flags == tgt.flags:
+        return [tgt.flags + extra]
+    if (any(p in text for p in _OPTIMIZED_FLAG_CRASHERS)
+            or _largest_contraction(text) < _DATA_TILING_MIN_MACS):
+        return [tgt.safe_flags + extra]
+    return [tgt.flags + extra, tgt.safe_flags + extra]
+
+
+def _compile_with_fallback(text: str, tgt: Target, attempts, dump_path) -> bytes:
     source_name = str(dump_path) if dump_path else "module.mlir"
-    if tgt.safe_flags != tgt.flags and (
-        any(p in text for p in _OPTIMIZED_FLAG_CRASHERS)
-        or _largest_contraction(text) < _DATA_TILING_MIN_MACS
-    ):
+    *first, last = attempts
+    for flags in first:
         try:
-            return _run_compiler(text, tgt.safe_flags + extra, source_name)
+            return _run_compiler(text, flags, source_name)
         except _Failure as failure:
-            raise _compile_error(tgt, tgt.safe_flags + extra, failure, dump_path) from None
+            if failure.stage != "compile":
+                raise _compile_error(tgt, flags, failure, dump_path) from None
+        logger.info("optimized flags failed for %s; retrying with safe flags", tgt.describe())
+        _dump_flags(dump_path, last)  # the reproducer gets the flags of the last attempt
     try:
-        return _run_compiler(text, tgt.flags + extra, source_name)
+        return _run_compiler(text, last, source_name)
     except _Failure as failure:
-        if failure.stage != "compile" or tgt.safe_flags == tgt.flags:
-            raise _compile_error(tgt, tgt.flags + extra, failure, dump_path) from None
-    logger.info("optimized flags failed for %s; retrying with safe flags", tgt.describe())
-    try:
-        return _run_compiler(text, tgt.safe_flags + extra, source_name)
-    except _Failure as failure:
-        raise _compile_error(tgt, tgt.safe_flags + extra, failure, dump_path) from None
+        raise _compile_error(tgt, last, failure, dump_path) from None
 
 
 def _run_compiler(text: str, flags, source_name: str) -> bytes:
@@ -280,8 +287,17 @@ def _dump(text: str, flags, key: str):
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
         stem.with_suffix(".mlir").write_text(text)
-        stem.with_suffix(".flags").write_text("\n".join(flags) + "\n")
     except OSError as e:
         logger.warning("HLODIFF_DUMP_DIR=%s is not writable (%s); nothing dumped", folder, e)
         return None
+    _dump_flags(stem.with_suffix(".mlir"), flags)
     return stem.with_suffix(".mlir")
+
+
+def _dump_flags(dump_path, flags) -> None:
+    if dump_path is None:
+        return
+    try:
+        Path(dump_path).with_suffix(".flags").write_text("\n".join(flags) + "\n")
+    except OSError as e:
+        logger.warning("could not write the flags beside %s (%s)", dump_path, e)

@@ -77,6 +77,18 @@ def test_failing_optimized_flags_fall_back_to_safe_flags(rt, compiler_calls):
     assert compiler_calls == [broken, good.safe_flags]
 
 
+def test_dumped_flags_are_the_ones_that_compiled(rt, tmp_path, monkeypatch, compiler_calls):
+    monkeypatch.setenv("HLODIFF_DUMP_DIR", str(tmp_path))
+    good = rt.target_for("cpu")
+    broken = good.flags + ("--iree-hal-target-device=nosuchdevice",)
+    fallback = rt.Target("cpu", broken, good.safe_flags)
+    for text, target in [(_matmul(8), good), (_matmul(128), fallback)]:
+        rt.compile_module(text, target, cache=False)
+        assert compiler_calls[-1] == good.safe_flags
+    for flags_file in tmp_path.glob("*.flags"):
+        assert flags_file.read_text().split() == list(good.safe_flags)
+
+
 @pytest.mark.parametrize("n, optimized", [(8, False), (128, True)])
 def test_data_tiling_only_for_matmuls_that_gain(rt, compiler_calls, n, optimized):
     target = rt.target_for("cpu")
