@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import hlodiff as hd
 import hlodiff.numpy as hnp
 from hlodiff.core import Array
 
@@ -1700,3 +1701,27 @@ def test_function_names_and_docs():
     ]
     assert not missing
     assert hnp.sin.__name__ == "sin" and hnp.add.__name__ == "add"
+
+
+@pytest.mark.cpu
+@pytest.mark.parametrize("dtype", ALL, ids=[SHORT[d] for d in ALL])
+def test_every_ufunc_under_jit_matches_eager(dtype):
+    """Every unary and binary function of the tables, jitted (one module per dtype) against
+    eager: tracing checks dtypes that eager evaluation lets through, and IREE must compile all."""
+    cases = []
+    for op in UNARY + BINARY:
+        if dtype not in op.dtypes:
+            continue
+        cases.append((op, [hnp.asarray(make_input((2, 3), dtype, dom, seed=i))
+                           for i, dom in enumerate(op.domain)]))
+
+    def apply_all(all_xs):
+        return [getattr(hnp, op.name)(*xs) for (op, _), xs in zip(cases, all_xs)]
+
+    with np.errstate(all="ignore"):
+        eager = apply_all([xs for _, xs in cases])
+        jitted = hd.jit(apply_all)([xs for _, xs in cases])
+    for (op, _), want, got in zip(cases, eager, jitted):
+        assert got.dtype == want.dtype and got.weak_type == want.weak_type, op.name
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=2e-5,
+                                   equal_nan=True, err_msg=op.name)

@@ -231,8 +231,20 @@ def sigmoid(x, /):
 
 # --- arithmetic -------------------------------------------------------------------------------
 
-add = _binary("add", ew.add_p)
-multiply = _binary("multiply", ew.mul_p)
+def _bool_as(name, prim, bool_prim):
+    """numpy's `name`, which on booleans is `bool_prim` (add: or, multiply: and), as in JAX."""
+
+    def fn(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        return (bool_prim if x1.dtype == dtypes.bool_ else prim).bind(x1, x2)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}, like `numpy.{name}`, with JAX's type promotion."
+    return fn
+
+
+add = _bool_as("add", ew.add_p, ew.or_p)
+multiply = _bool_as("multiply", ew.mul_p, ew.and_p)
 subtract = _binary("subtract", ew.sub_p, allowed=_NUMBERS)
 maximum = _binary("maximum", ew.max_p)
 minimum = _binary("minimum", ew.min_p)

@@ -535,13 +535,13 @@ def _balanced_eq(x, z, y):
     return mul(x_eq, both)
 
 
-max_p = naryop("max", np.maximum, (_float, _int, _bool))
+max_p = naryop("max", np.maximum, (_float, _complex, _int, _bool))
 defjvp2(
     max_p,
     lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
     lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)),
 )
-min_p = naryop("min", np.minimum, (_float, _int, _bool))
+min_p = naryop("min", np.minimum, (_float, _complex, _int, _bool))
 defjvp2(
     min_p,
     lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),

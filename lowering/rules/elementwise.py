@@ -223,16 +223,28 @@ def _add_any_lower(ctx, x, y):
     return hlo.binary(ctx.b, name, x, y)
 
 
-def _minmax(name, bool_name):
+def _minmax(name, bool_name, direction):
     def rule(ctx, x, y):
         x, y = _bcast(ctx, x, y)
+        if hlo.is_complex(x.dtype):  # numpy's order: by real part, then imaginary part
+            return hlo.select(ctx.b, _lexicographic(ctx.b, x, y, direction), x, y)
         return hlo.binary(ctx.b, bool_name if hlo.is_bool(x.dtype) else name, x, y)
 
     return rule
 
 
-register(ew.max_p)(_minmax("maximum", "or"))
-register(ew.min_p)(_minmax("minimum", "and"))
+def _lexicographic(b, x, y, direction):
+    """x `direction` y (GT or LT) for complex x, y, comparing real parts, then imaginary."""
+    part = dtypes.real_dtype(x.dtype)
+    (rx, ix), (ry, iy) = [(hlo.unary(b, "real", v, part), hlo.unary(b, "imag", v, part))
+                          for v in (x, y)]
+    real_wins = hlo.compare(b, rx, ry, direction)
+    tie = hlo.and_(b, hlo.compare(b, rx, ry, "EQ"), hlo.compare(b, ix, iy, direction))
+    return hlo.or_(b, real_wins, tie)
+
+
+register(ew.max_p)(_minmax("maximum", "or", "GT"))
+register(ew.min_p)(_minmax("minimum", "and", "LT"))
 
 
 @register(ew.nextafter_p)
