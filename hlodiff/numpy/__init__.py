@@ -21,6 +21,7 @@ from hlodiff.numpy._ufuncs import abs, pow, round  # noqa: F401,A004
 from hlodiff.numpy._reductions import all, any, max, min, sum  # noqa: F401,A004
 from hlodiff.numpy import _methods  # noqa: F401  (installs operators on Array and Tracer)
 from hlodiff.numpy._predicates import *  # noqa: F401,F403
+from hlodiff.numpy._statistics import *  # noqa: F401,F403
 
 pi = _np.pi
 e = _np.e
