@@ -1,15 +1,14 @@
-"""Lowering rules of the reductions (hlodiff/prims/reduce.py): reduce, argmax/argmin,
-cumulative reductions and sort."""
+"""Lowering rules of the reductions (hlodiff/prims/reduce.py): reduce, argmax/argmin and
+cumulative reductions. (sort has a file of its own, sort.py.)"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from hlodiff import dtypes
 from hlodiff.prims import reduce as rp
 
 from .. import hlo
-from ..emitter import aval, bool_attr, dense_attr, i64_array, i64_attr
+from ..emitter import aval, dense_attr, i64_array
 from ..registry import register
 from .elementwise import _complex_order
 
@@ -151,53 +150,3 @@ def reduce_window_scan(b, x, axis: int, reverse: bool, op: str, identity):
 
 for _prim in _CUMULATIVE:
     register(_prim)(_cumulative(_prim))
-
-
-# ---------------------------------------------------------------------------------------------
-# sort: stable, lexicographic over the first `num_keys` operands; NaNs last, -0.0 == 0.0
-
-
-@register(rp.sort_p)
-def _sort_lower(ctx, *operands, dimension, is_stable, num_keys):
-    b = ctx.b
-    if not operands[0].shape:
-        return list(operands)
-    operands = list(operands)
-    if is_stable:
-        # IREE's sort ignores `is_stable`: break ties by position, which makes any sort stable.
-        position = hlo.iota(b, operands[0].shape, np.int32, dimension)
-        operands.append(position)
-    scalars = []
-    for x in operands:
-        scalars += [aval((), x.dtype), aval((), x.dtype)]
-    with b.region(scalars) as body:
-        pairs = [body.args[2 * i: 2 * i + 2] for i in range(num_keys)]
-        if is_stable:
-            pairs.append(body.args[-2:])
-        b.ret([_lexicographic_lt(b, pairs)], op="stablehlo.return")
-    attrs = {"dimension": i64_attr(dimension), "is_stable": bool_attr(is_stable)}
-    outs = b.op("stablehlo.sort", operands, [x.aval for x in operands], attrs, regions=[body])
-    return outs[:len(ctx.avals_out)]
-
-
-def _lexicographic_lt(b, pairs):
-    keys = []
-    for x, y in pairs:
-        if hlo.is_complex(x.dtype):  # complex keys sort by real part, then imaginary part
-            part = dtypes.real_dtype(x.dtype)
-            keys.append((hlo.unary(b, "real", x, part), hlo.unary(b, "real", y, part)))
-            keys.append((hlo.unary(b, "imag", x, part), hlo.unary(b, "imag", y, part)))
-        else:
-            keys.append((x, y))
-    x, y = keys[-1]
-    lt = _key_lt(b, x, y)
-    for x, y in reversed(keys[:-1]):
-        lt = hlo.or_(b, _key_lt(b, x, y), hlo.and_(b, _same(b, x, y), lt))
-    return lt
-
-
-def _key_lt(b, x, y):
-    out = hlo.compare(b, x, y, "LT")
-    if hlo.is_float(x.dtype):  # every number sorts before NaN
-        out = hlo.or_(b, out, hlo.and_(b, hlo.not_(b, hlo.is_nan(b, x)), hlo.is_nan(b, y)))
-    return out
