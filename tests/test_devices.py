@@ -31,7 +31,8 @@ def _device_of(array):
     return array._buffer.device
 
 
-def test_default_device_is_the_cpu(platform_config):
+def test_default_device_is_the_cpu(platform_config, monkeypatch):
+    monkeypatch.delenv("HLODIFF_PLATFORM", raising=False)
     hd.config.update("platform", None)
     assert hd.default_device().platform == "cpu"
     assert hd.default_device() in hd.devices()
