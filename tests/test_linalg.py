@@ -383,14 +383,17 @@ def _jit_available() -> bool:
 
 jit_only = pytest.mark.skipif(not _jit_available(), reason="IREE CPU compilation unavailable")
 
-# (name, dtype, batch, n): n = 1, 3 and 64 are one block, 100 pads to two 64-column blocks.
+# (name, dtype, batch, n): n = 1, 3 and 64 are one block, 100 pads to two 64-column blocks,
+# 180 to three (an uneven split: a recursion two levels deep); triangular solves use 32-row
+# blocks beyond 64.
 JIT_CASES = [
     ("cholesky", F32, (), 1), ("cholesky", F32, (2,), 3), ("cholesky", F32, (), 64),
     ("cholesky", F32, (2,), 100), ("cholesky", C64, (2,), 3), ("cholesky", C64, (), 100),
+    ("cholesky", F32, (), 180),
     ("triangular_solve", F32, (2,), 3), ("triangular_solve", F32, (), 100),
     ("triangular_solve", C64, (2,), 3),
     ("solve", F32, (), 1), ("solve", F32, (2,), 3), ("solve", F32, (), 100),
-    ("solve", C64, (2,), 3),
+    ("solve", C64, (2,), 3), ("solve", F32, (), 180),
 ]
 _JIT_FNS = {
     "cholesky": (hd.jit(la.cholesky), lambda r, d, bt, n: (_spd(r, bt + (n, n), d),)),
@@ -419,6 +422,18 @@ def test_jit_x64(x64):
                                                                                    F64)
     fn = hd.jit(lambda a, g, b: (la.cholesky(a), la.solve(g, b)))
     _close(fn(a, g, b), (np.linalg.cholesky(a), np.linalg.solve(g, b)), F64, 100)
+
+
+@pytest.mark.cpu
+@jit_only
+@pytest.mark.parametrize("shape", [(2, 150, 150), (3, 3)])
+def test_jit_lu_pivots_match_eager(shape, x64):
+    """The recursive LU under jit picks LAPACK's pivots (float64: no near ties)."""
+    a = _general(np.random.default_rng(16), shape, F64)
+    (lu_j, piv_j, perm_j), (lu_e, piv_e, perm_e) = hd.jit(lax_linalg.lu)(a), lax_linalg.lu(a)
+    np.testing.assert_array_equal(np.asarray(piv_j), np.asarray(piv_e))
+    np.testing.assert_array_equal(np.asarray(perm_j), np.asarray(perm_e))
+    np.testing.assert_allclose(np.asarray(lu_j), np.asarray(lu_e), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.cpu

@@ -1,6 +1,9 @@
 """Decompositions under jit: Cholesky and an LU solve of n x n float32 matrices (n = 256, 1024),
-next to JAX (XLA + LAPACK) and numpy (LAPACK). hlodiff lowers them to StableHLO loops that IREE
-compiles (lowering/rules/decompositions.py); no LAPACK is involved.
+next to JAX (XLA + LAPACK) and numpy (LAPACK). hlodiff lowers them to recursive blocked
+algorithms in StableHLO, with small column loops at the leaves, that IREE compiles
+(lowering/rules/decompositions.py); no LAPACK is involved. Timings exclude compilation (the
+first call; for n = 1024 about 7 s for Cholesky and 20 s for solve on a 2-core machine, then
+cached on disk).
 
     python -m hlodiff.bench.linalg
 """

@@ -4,8 +4,8 @@ IREE 3.13 rejects `stablehlo.cholesky` and `stablehlo.triangular_solve` and link
 these rules spell the algorithms out in ops it compiles. What IREE 3.13 on CPU makes fast or slow
 decides their shape (measured on a 2-core x86 VM, local-sync driver):
 
-- A `stablehlo.while` iteration costs ~3 us, and IREE copies every loop-carried tensor that the
-  body changes, once per iteration (a 1024x1024 matrix: ~1 ms). Loops therefore carry only small
+- A `stablehlo.while` iteration costs 3-10 us, and IREE copies every loop-carried tensor that
+  the body changes, once per iteration (a 1024x1024 matrix: ~1 ms). Loops therefore carry only small
   blocks; large matrices are split by recursion at trace time, with static shapes.
 - A dispatch in straight-line code costs well under 1 us, but elementwise kernels run at only
   ~0.2 ns per element, so a column step should touch a block, not the whole matrix.
@@ -353,10 +353,9 @@ def _concat(F, parts, axis):
     return tuple(hlo.concatenate(F.b, list(ps), axis % nd) for ps in zip(*parts))
 
 
-def _assemble(F, m, blocks):
-    """The (..., m, m) block lower triangular matrix [[X11, 0], [X21, X22]]."""
-    (x11, _, _), (x21, m1, _), (x22, _, _) = blocks
-    upper = F.zeros(x11[0].shape[:-2] + (m1, m - m1))
+def _assemble(F, x11, x21, x22):
+    """The block lower triangular matrix [[X11, 0], [X21, X22]]."""
+    upper = F.zeros(x11[0].shape[:-1] + (x22[0].shape[-1],))
     return _concat(F, [_concat(F, [x11, upper], -1), _concat(F, [x21, x22], -1)], -2)
 
 
@@ -475,8 +474,8 @@ def _cholesky_lower(ctx, x):
     n = x.shape[-1]
     size, n_pad = _blocking(n)
     a = _pad_identity(F, F.split(x), n_pad)
-    l, _ = _cholesky_rec(F, a, size, False)
-    return F.join(_tril_or_nan(F, _unpad(F, l, n, n)))
+    lmat, _ = _cholesky_rec(F, a, size, False)
+    return F.join(_tril_or_nan(F, _unpad(F, lmat, n, n)))
 
 
 def _cholesky_rec(F, a, size, want_inv):
@@ -491,20 +490,20 @@ def _cholesky_rec(F, a, size, want_inv):
     l21 = F.matmul(_block(F, a, m1, 0, m2, m1), F.adjoint(i11))  # A21 L11^{-H}
     s = F.sub(_block(F, a, m1, m1, m2, m2), F.matmul(l21, F.adjoint(l21)))
     l22, i22 = _cholesky_rec(F, s, size, want_inv)
-    l = _assemble(F, m, [(l11, 0, 0), (l21, m1, 0), (l22, m1, m1)])
+    lmat = _assemble(F, l11, l21, l22)
     if not want_inv:
-        return l, None
+        return lmat, None
     i21 = F.map(lambda p: hlo.neg(F.b, p), F.matmul(i22, F.matmul(l21, i11)))
-    return l, _assemble(F, m, [(i11, 0, 0), (i21, m1, 0), (i22, m1, m1)])
+    return lmat, _assemble(F, i11, i21, i22)
 
 
 def _cholesky_block(F, d):
     """Lower Cholesky factor (zeros above the diagonal) of the lower triangle of (..., k, k)
     `d`; not positive definite: NaN on the diagonal from the failing pivot on."""
     b = F.b
-    l, _ = _cholesky_leaf(F, d, False)
+    lmat, _ = _cholesky_leaf(F, d, False)
     shape = d[0].shape
-    return F.select(_rows_vs_cols(b, shape, "GE"), l, F.zeros(shape))
+    return F.select(_rows_vs_cols(b, shape, "GE"), lmat, F.zeros(shape))
 
 
 def _cholesky_leaf(F, d, want_inv: bool):
@@ -728,7 +727,7 @@ def _lu_rec(F, a, size, want_inv):
         return lu_, piv, perm, None
     i21 = F.map(lambda q: hlo.neg(b, q),
                 F.matmul(i22, F.matmul(_block(F, l21, 0, 0, n2, n1), i11)))
-    return lu_, piv, perm, _assemble(F, n, [(i11, 0, 0), (i21, n1, 0), (i22, n1, n1)])
+    return lu_, piv, perm, _assemble(F, i11, i21, i22)
 
 
 @register(dp.lu_p)
